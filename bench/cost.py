@@ -1,0 +1,182 @@
+"""Cost benchmark: AWS requests and dollars per million tasks, Conveyor vs a naive baseline.
+
+All approaches run in the same process against the same in-process moto, and every AWS
+request is counted by the same botocore hook, so the comparison is like for like. moto's
+speed says nothing about AWS's, so wall time is printed for information only.
+
+    python -m bench.cost [--tasks N] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+for _k, _v in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ.setdefault(_k, _v)
+
+from moto import mock_aws  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from conveyor import Conveyor, SubmitRequest  # noqa: E402
+from conveyor.aws import AwsClients, DynamoTaskStore, SqsLanes  # noqa: E402
+from conveyor.aws.accounting import RequestCounter  # noqa: E402
+from conveyor.cost import per_million  # noqa: E402
+from conveyor.local.provision import provision  # noqa: E402
+from conveyor.topology import Topology  # noqa: E402
+from examples.catalog import catalog  # noqa: E402
+
+PAYLOAD = {"email": "user@example.com", "name": "A. User", "plan": "pro", "locale": "en-GB"}
+
+
+def _row(name: str, counter: RequestCounter, tasks: int, seconds: float) -> dict[str, Any]:
+    requests, units = counter.snapshot()
+    return {
+        "approach": name,
+        "tasks": tasks,
+        "requests_per_task": sum(requests.values()) / tasks,
+        "units_per_task": {k: v / tasks for k, v in sorted(units.items())},
+        "usd_per_million_tasks": per_million(units, tasks),
+        "wall_seconds": seconds,
+        "requests": {f"{s}:{o}": n for (s, o), n in sorted(requests.items())},
+    }
+
+
+def _conveyor(prefix: str, counter: RequestCounter) -> Conveyor:
+    """A client on a freshly provisioned deployment, its requests counted by ``counter``."""
+    topology = Topology(prefix=prefix)
+    provision(AwsClients(region="us-east-1"), topology, catalog)
+    aws = AwsClients(region="us-east-1", counter=counter)
+    client = Conveyor(
+        catalog,
+        topology=topology,
+        store=DynamoTaskStore(aws.dynamodb, topology.table),
+        lanes=SqsLanes(aws.sqs),
+        payloads=_NoPayloads(),
+    )
+    client.lanes.url(topology.lane_for("high", "default"))  # resolved once per process
+    counter.reset()
+    return client
+
+
+def submit_one_by_one(tasks: int) -> dict[str, Any]:
+    counter = RequestCounter({"b1-tasks": [("type", "id")]})
+    client = _conveyor("b1", counter)
+    start = time.perf_counter()
+    for _ in range(tasks):
+        client.submit("send_welcome_email", PAYLOAD)
+    return _row("conveyor submit", counter, tasks, time.perf_counter() - start)
+
+
+def submit_batched(tasks: int) -> dict[str, Any]:
+    counter = RequestCounter({"b2-tasks": [("type", "id")]})
+    client = _conveyor("b2", counter)
+    start = time.perf_counter()
+    for offset in range(0, tasks, 100):
+        client.submit_many(
+            [SubmitRequest("send_welcome_email", PAYLOAD) for _ in range(min(100, tasks - offset))]
+        )
+    return _row("conveyor submit_many", counter, tasks, time.perf_counter() - start)
+
+
+class _NoPayloads:
+    """Small payloads never touch S3; any call here would be a bug in the benchmark."""
+
+    def put(self, key: str, data: bytes) -> None:
+        raise AssertionError("unexpected S3 put")
+
+    get = delete = put  # type: ignore[assignment]
+
+
+def naive_baseline(tasks: int) -> dict[str, Any]:
+    """What a team hand-wires: one put_item of the whole task (payload included) and one
+    send_message per task, no dedup condition, no index."""
+    counter = RequestCounter()
+    aws = AwsClients(region="us-east-1")
+    aws.dynamodb.create_table(
+        TableName="naive-tasks",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    url = aws.sqs.create_queue(QueueName="naive-queue")["QueueUrl"]
+    counted = AwsClients(region="us-east-1", counter=counter)
+    ddb, sqs = counted.dynamodb, counted.sqs
+    start = time.perf_counter()
+    for _ in range(tasks):
+        task_id = str(uuid.uuid4())
+        body = json.dumps({"id": task_id, "type": "send_welcome_email", "payload": PAYLOAD})
+        ddb.put_item(
+            TableName="naive-tasks",
+            Item={
+                "id": {"S": task_id},
+                "state": {"S": "QUEUED"},
+                "body": {"S": body},
+                "created": {"N": str(int(time.time() * 1000))},
+            },
+        )
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    return _row("naive boto3 (baseline)", counter, tasks, time.perf_counter() - start)
+
+
+def render(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for column in (
+        "approach",
+        "tasks",
+        "AWS requests/task",
+        "DynamoDB WRU/task",
+        "SQS units/task",
+        "USD per 1M tasks",
+        "vs baseline",
+        "wall s (moto)",
+    ):
+        table.add_column(column, justify="left" if column == "approach" else "right")
+    base = next(r for r in rows if "baseline" in r["approach"])["usd_per_million_tasks"]
+    for row in rows:
+        units = row["units_per_task"]
+        table.add_row(
+            row["approach"],
+            str(row["tasks"]),
+            f"{row['requests_per_task']:.2f}",
+            f"{units.get('ddb_wru', 0):.2f}",
+            f"{units.get('sqs_requests', 0):.2f}",
+            f"${row['usd_per_million_tasks']:.3f}",
+            f"{row['usd_per_million_tasks'] / base:.2f}x" if base else "-",
+            f"{row['wall_seconds']:.2f}",
+        )
+    Console(width=140).print(table)
+
+
+def run(tasks: int) -> list[dict[str, Any]]:
+    with mock_aws():
+        return [naive_baseline(tasks), submit_one_by_one(tasks), submit_batched(tasks)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=300)
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+    rows = run(args.tasks)
+    render(rows, f"Submit cost, {args.tasks} tasks (us-east-1 list prices)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

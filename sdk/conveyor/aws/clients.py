@@ -1,0 +1,79 @@
+"""One place that builds boto3 clients, the boto3 way: session, profile, region, endpoint.
+
+``AWS_ENDPOINT_URL`` (and per-service ``AWS_ENDPOINT_URL_SQS`` ...) are honoured by boto3
+itself, so pointing the SDK at the dev cloud needs no Conveyor-specific setting.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    max_pool_connections=32,
+    connect_timeout=5,
+    read_timeout=30,
+)
+
+
+class AwsClients:
+    """Lazily created, cached clients. Thread-safe; one per process is enough."""
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        config: Config | None = None,
+        counter: Any = None,
+    ) -> None:
+        if session is None:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        self.session = session
+        self.region = region or session.region_name or "us-east-1"
+        self.endpoint_url = endpoint_url
+        self.config = config or _CONFIG
+        #: An optional RequestCounter attached to every client this factory makes.
+        self.counter = counter
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                client = self.session.client(
+                    service,
+                    region_name=self.region,
+                    endpoint_url=self.endpoint_url,
+                    config=self.config,
+                )
+                if self.counter is not None:
+                    self.counter.attach(client)
+                self._clients[service] = client
+            return self._clients[service]
+
+    @property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    @property
+    def dynamodb(self) -> Any:
+        return self.client("dynamodb")
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @property
+    def events(self) -> Any:
+        return self.client("events")
+
+    @property
+    def scheduler(self) -> Any:
+        return self.client("scheduler")

@@ -1,0 +1,237 @@
+"""DynamoTaskStore: one DynamoDB table, one item per task, conditional writes only.
+
+Table ``{prefix}-tasks``: partition key ``id`` (S). One global secondary index,
+``by_type`` (partition ``type``, sort ``id``, KEYS_ONLY projection). Its keys never change
+after the insert, so it costs one extra WRU per task (on the insert) and nothing on state
+changes; ``list`` reads matching keys from it and then the records with BatchGetItem.
+A second index (by tenant, by state) would multiply write cost, so tenant and state are
+filters over the per-type listing (or a scan when no type is given). ``ttl`` is the
+DynamoDB TTL attribute, set when a task finishes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import InvalidTransition, TaskNotFound
+from ..model import TERMINAL, TaskRecord, TaskState, allowed_sources
+from ..ports import Page
+from .codec import ATTR, encode_value, from_item, to_item, typed
+
+GSI_BY_TYPE = "by_type"
+
+
+def _cursor_out(key: Mapping[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _cursor_in(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    loaded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    return loaded
+
+
+def _any(parts: list[str]) -> str:
+    """OR of conditions, parenthesized only when needed (DynamoDB rejects redundant ones)."""
+    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+class DynamoTaskStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self.ddb = dynamodb
+        self.table = table
+
+    def create(self, record: TaskRecord, now_ms: int) -> tuple[TaskRecord, bool]:
+        terminal = {f":t{i}": typed(s.value) for i, s in enumerate(sorted(TERMINAL))}
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=to_item(record),
+                ConditionExpression=(
+                    "attribute_not_exists(id) OR (#d < :now AND #s IN ("
+                    + ", ".join(terminal)
+                    + "))"
+                ),
+                ExpressionAttributeNames={"#d": "dedup", "#s": "state"},
+                ExpressionAttributeValues={":now": typed(now_ms), **terminal},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.ddb.exceptions.ConditionalCheckFailedException as exc:
+            item = exc.response.get("Item")
+            if item is None:  # pragma: no cover - AWS always returns it when asked
+                existing = self.get(record.task_id)
+                if existing is None:
+                    raise
+                return existing, False
+            return from_item(item), False
+        return record, True
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        response = self.ddb.get_item(
+            TableName=self.table, Key={"id": typed(task_id)}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def get_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        out: dict[str, TaskRecord] = {}
+        ids = list(dict.fromkeys(task_ids))
+        for start in range(0, len(ids), 100):
+            keys: list[dict[str, Any]] = [{"id": typed(t)} for t in ids[start : start + 100]]
+            while keys:
+                response = self.ddb.batch_get_item(
+                    RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response.get("Responses", {}).get(self.table, []):
+                    record = from_item(item)
+                    out[record.task_id] = record
+                keys = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        return out
+
+    def _update(
+        self,
+        task_id: str,
+        changes: Mapping[str, Any],
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> TaskRecord:
+        sets, removes = ["ver = if_not_exists(ver, :zero) + :one"], []
+        values = {**values, ":zero": typed(0), ":one": typed(1)}
+        for index, (field, value) in enumerate(changes.items()):
+            attr = ATTR[field]
+            names[f"#f{index}"] = attr
+            stored = encode_value(field, value)
+            if stored is None:
+                removes.append(f"#f{index}")
+            else:
+                sets.append(f"#f{index} = :v{index}")
+                values[f":v{index}"] = typed(stored)
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            response = self.ddb.update_item(
+                TableName=self.table,
+                Key={"id": typed(task_id)},
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(id) AND " + condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.ddb.exceptions.ConditionalCheckFailedException as exc:
+            item = exc.response.get("Item")
+            if not item:
+                raise TaskNotFound(f"no task {task_id!r}") from None
+            current = from_item(item)
+            raise InvalidTransition(
+                f"task {task_id!r} is {current.state}; the change was refused", current
+            ) from None
+        return from_item(response["Attributes"])
+
+    def transition(
+        self,
+        task_id: str,
+        target: TaskState,
+        changes: Mapping[str, Any],
+        now_ms: int,
+        *,
+        expect_attempts: int | None = None,
+    ) -> TaskRecord:
+        names = {"#s": "state"}
+        values: dict[str, Any] = {}
+        parts = []
+        for i, source in enumerate(sorted(allowed_sources(target))):
+            values[f":s{i}"] = typed(source.value)
+            if source is TaskState.RUNNING and target is TaskState.RUNNING:
+                names["#l"] = "lease"
+                values[":now"] = typed(now_ms)
+                parts.append(f"(#s = :s{i} AND #l < :now)")
+            else:
+                parts.append(f"#s = :s{i}")
+        condition = _any(parts)
+        if expect_attempts is not None:
+            names["#a"] = "att"
+            values[":att"] = typed(expect_attempts)
+            condition += " AND #a = :att"
+        all_changes = {"state": target, **changes}
+        return self._update(task_id, all_changes, condition, names, values)
+
+    def update(
+        self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
+    ) -> TaskRecord:
+        names = {"#s": "state"}
+        values: dict[str, Any] = {}
+        parts = []
+        for i, state in enumerate(states):
+            values[f":s{i}"] = typed(state.value)
+            parts.append(f"#s = :s{i}")
+        return self._update(task_id, changes, _any(parts), names, values)
+
+    def delete(self, task_id: str, *, state: TaskState) -> None:
+        try:
+            self.ddb.delete_item(
+                TableName=self.table,
+                Key={"id": typed(task_id)},
+                ConditionExpression="#s = :s",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":s": typed(state.value)},
+            )
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            return
+
+    def list(
+        self,
+        *,
+        task_type: str | None = None,
+        state: TaskState | None = None,
+        tenant: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        start = _cursor_in(cursor)
+        found: list[TaskRecord] = []
+        while True:
+            params: dict[str, Any] = {"TableName": self.table, "Limit": max(limit, 25)}
+            if start:
+                params["ExclusiveStartKey"] = start
+            if task_type is not None:
+                response = self.ddb.query(
+                    IndexName=GSI_BY_TYPE,
+                    KeyConditionExpression="#t = :t",
+                    ExpressionAttributeNames={"#t": "type"},
+                    ExpressionAttributeValues={":t": typed(task_type)},
+                    **params,
+                )
+                ids = [item["id"]["S"] for item in response.get("Items", [])]
+                records = self.get_many(ids)
+                batch = [records[i] for i in ids if i in records]
+            else:
+                response = self.ddb.scan(ConsistentRead=True, **params)
+                batch = sorted(
+                    (from_item(i) for i in response.get("Items", [])), key=lambda r: r.task_id
+                )
+            for record in batch:
+                if (state is None or record.state == state) and (
+                    tenant is None or record.tenant == tenant
+                ):
+                    found.append(record)
+            start = response.get("LastEvaluatedKey")
+            if not start or len(found) >= limit:
+                break
+        if len(found) > limit:
+            found = found[:limit]
+            last = found[-1]
+            key = {"id": typed(last.task_id)}
+            if task_type is not None:
+                key["type"] = typed(task_type)
+            return Page(found, _cursor_out(key))
+        return Page(found, _cursor_out(start))

@@ -1,0 +1,185 @@
+"""The ``conveyor`` command line (typer + rich).
+
+Every command reads the catalog from ``--catalog`` or ``CONVEYOR_CATALOG`` and the
+deployment from ``CONVEYOR_PREFIX``/``CONVEYOR_SHARDS``; AWS settings are boto3's own
+(``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL`` for the dev cloud).
+Errors print their message and exit 2; nothing is half-done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .catalog import load_catalog
+from .client import Conveyor
+from .errors import ConveyorError
+from .topology import Topology
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Conveyor: asynchronous tasks on AWS and on your laptop.",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+CatalogOpt = Annotated[
+    str | None, typer.Option("--catalog", "-c", help="catalog module path (or CONVEYOR_CATALOG)")
+]
+
+
+def _catalog_path(catalog: str | None) -> str:
+    path = catalog or os.environ.get("CONVEYOR_CATALOG")
+    if not path:
+        raise ConveyorError("no catalog: pass --catalog MODULE or set CONVEYOR_CATALOG")
+    return path
+
+
+def _client(catalog: str | None) -> Conveyor:
+    return Conveyor(_catalog_path(catalog), topology=Topology.from_env())
+
+
+def _print_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str))
+
+
+@app.command()
+def dev(
+    catalog: CatalogOpt = None,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
+    prefix: Annotated[str, typer.Option(help="resource name prefix")] = "conveyor",
+) -> None:
+    """Start the dev cloud (moto server on loopback), provision the catalog, wait for Ctrl-C."""
+    from .local.devcloud import DevCloud
+
+    path = _catalog_path(catalog)
+    cloud = DevCloud(
+        load_catalog(path), Topology(prefix=prefix), port=port, catalog_module=path
+    ).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print(f"[bold green]Conveyor dev cloud[/] at {cloud.endpoint}")
+    assert cloud.provisioned is not None
+    console.print(
+        f"provisioned: table {cloud.provisioned.table}, bucket "
+        f"{cloud.provisioned.bucket}, {len(cloud.provisioned.queues)} queues"
+    )
+    console.print("export these to use it from another shell:")
+    for key, value in cloud.env().items():
+        print(f"export {key}={value}")
+    console.print(f"try: aws --endpoint-url {cloud.endpoint} sqs list-queues")
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        cloud.stop()
+        console.print("dev cloud stopped")
+
+
+@app.command()
+def submit(
+    task_type: str,
+    payload: Annotated[str, typer.Option(help="JSON payload")] = "null",
+    task_id: Annotated[str | None, typer.Option("--id")] = None,
+    tenant: Annotated[str | None, typer.Option()] = None,
+    priority: Annotated[str | None, typer.Option()] = None,
+    delay: Annotated[float | None, typer.Option(help="seconds")] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Submit one task."""
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise ConveyorError(f"--payload is not JSON: {exc}") from None
+    result = _client(catalog).submit(
+        task_type, data, task_id=task_id, tenant=tenant, priority=priority, delay=delay
+    )
+    _print_json(
+        {
+            "id": result.task_id,
+            "status": result.status,
+            "state": result.state.value if result.state else None,
+        }
+    )
+
+
+@app.command()
+def get(task_id: str, catalog: CatalogOpt = None) -> None:
+    """Show one task: state, attempts, every timestamp, result or error."""
+    _print_json(_client(catalog).get(task_id).to_dict())
+
+
+@app.command("list")
+def list_(
+    task_type: Annotated[str | None, typer.Option("--type")] = None,
+    state: Annotated[str | None, typer.Option()] = None,
+    tenant: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+    cursor: Annotated[str | None, typer.Option()] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """List tasks by type, state and tenant (paginated: pass --cursor to go on)."""
+    page = _client(catalog).list(
+        task_type=task_type, state=state, tenant=tenant, limit=limit, cursor=cursor
+    )
+    table = Table("id", "type", "tenant", "state", "attempts")
+    for r in page.records:
+        table.add_row(r.task_id, r.task_type, r.tenant, r.state.value, str(r.attempts))
+    console.print(table)
+    if page.cursor:
+        console.print(f"more: --cursor {page.cursor}")
+
+
+@app.command()
+def cancel(task_id: str, catalog: CatalogOpt = None) -> None:
+    """Cancel a task (a running one is asked to stop)."""
+    record = _client(catalog).cancel(task_id)
+    _print_json(
+        {
+            "id": record.task_id,
+            "state": record.state.value,
+            "cancel_requested": record.cancel_requested,
+        }
+    )
+
+
+@app.command()
+def demo(tasks: Annotated[int, typer.Option(help="tasks to submit")] = 1000) -> None:
+    """Run the example catalog end to end on a fresh dev cloud and print a summary."""
+    from .local.demo import run_demo
+
+    raise typer.Exit(run_demo(tasks=tasks, console=console))
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except ConveyorError as exc:
+        err_console.print(f"[red]{type(exc).__name__}[/]: {exc}")
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

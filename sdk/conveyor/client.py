@@ -1,0 +1,349 @@
+"""The public SDK: ``Conveyor`` submits, inspects, waits for and cancels tasks.
+
+boto3 conventions: pass a ``session`` or ``profile``/``region``; ``AWS_ENDPOINT_URL``
+points every client at the dev cloud. Or pass adapters directly (``Conveyor.in_memory``).
+
+Write path of ``submit`` (requests in brackets):
+  admit (pure) -> conditional PutItem [1] -> S3 PutObject if > 192 KiB [0-1]
+  -> SendMessage [1] (or a one-time Scheduler ``at()`` schedule if > 15 min ahead).
+If the send fails the record is deleted again, so a failed submit leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import catalog as catalog_module
+from .admission import Admitted, SubmitRequest, admit, admit_many
+from .catalog import Catalog, load_catalog
+from .envelope import Envelope
+from .errors import (
+    ConveyorError,
+    InvalidOption,
+    InvalidTransition,
+    TaskConflict,
+    TaskFailed,
+    TaskNotFound,
+    WaitTimeout,
+)
+from .model import TERMINAL, TaskRecord, TaskState
+from .payload import decode
+from .ports import Clock, Lanes, OutMessage, Page, PayloadStore, SystemClock, TaskStore, now_ms
+from .topology import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The outcome of one submit. ``status``: created | duplicate | conflict | failed."""
+
+    task_id: str
+    status: str
+    record: TaskRecord | None = None
+    error: str | None = None
+
+    @property
+    def created(self) -> bool:
+        return self.status == "created"
+
+    @property
+    def state(self) -> TaskState | None:
+        return self.record.state if self.record else None
+
+
+class Conveyor:
+    """Client for one deployment (``topology``) of one catalog."""
+
+    def __init__(
+        self,
+        catalog: Catalog | str | None = None,
+        *,
+        topology: Topology | None = None,
+        session: Any = None,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        store: TaskStore | None = None,
+        lanes: Lanes | None = None,
+        payloads: PayloadStore | None = None,
+        scheduler: Any = None,
+        clock: Clock | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_workers: int = 8,
+    ) -> None:
+        if catalog is None:
+            catalog = os.environ.get("CONVEYOR_CATALOG") or catalog_module.default_catalog
+        self.catalog = load_catalog(catalog) if isinstance(catalog, str) else catalog
+        self.topology = topology or Topology.from_env()
+        self.clock = clock or SystemClock()
+        self.sleep = sleep
+        self.max_workers = max_workers
+        if store is None or lanes is None or payloads is None:
+            from .aws import AwsClients, DynamoTaskStore, S3PayloadStore, SqsLanes
+
+            self.aws = AwsClients(
+                session, profile=profile, region=region, endpoint_url=endpoint_url
+            )
+            store = store or DynamoTaskStore(self.aws.dynamodb, self.topology.table)
+            lanes = lanes or SqsLanes(self.aws.sqs)
+            payloads = payloads or S3PayloadStore(self.aws.s3, self.topology.bucket)
+        self.store = store
+        self.lanes = lanes
+        self.payloads = payloads
+        self.scheduler = scheduler
+
+    @classmethod
+    def in_memory(
+        cls, catalog: Catalog, *, clock: Clock | None = None, topology: Topology | None = None
+    ) -> Conveyor:
+        from .memory import MemoryLanes, MemoryPayloadStore, MemoryTaskStore
+
+        clock = clock or SystemClock()
+        return cls(
+            catalog,
+            topology=topology or Topology(),
+            store=MemoryTaskStore(),
+            lanes=MemoryLanes(clock),
+            payloads=MemoryPayloadStore(),
+            clock=clock,
+        )
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def submit(
+        self,
+        task_type: str,
+        payload: Any = None,
+        *,
+        task_id: str | None = None,
+        tenant: str | None = None,
+        priority: str | None = None,
+        delay: float | timedelta | None = None,
+        at: datetime | None = None,
+        ttl: float | timedelta | str | None = None,
+        tags: Sequence[str] = (),
+    ) -> Submission:
+        """Submit one task. Same ID + same payload returns the existing task (``duplicate``)
+        and enqueues nothing; same ID + different payload or type raises TaskConflict."""
+        request = SubmitRequest(
+            task_type, payload, task_id, tenant, priority, delay, at, ttl, tuple(tags)
+        )
+        admitted = admit(self.catalog, self.topology, request, now_ms(self.clock))
+        result = self._create(admitted)
+        if result.status == "conflict":
+            raise TaskConflict(result.error or "conflict")
+        if result.created:
+            self._store_payloads([admitted])
+            failed = self._enqueue([admitted])
+            if failed:
+                raise ConveyorError(
+                    f"task {admitted.record.task_id!r} could not be enqueued; nothing was kept"
+                )
+        return result
+
+    def submit_many(
+        self, requests: Iterable[SubmitRequest | Mapping[str, Any]]
+    ) -> list[Submission]:
+        """Submit many tasks: one conditional write each (in parallel), SQS batches of 10.
+
+        The whole batch is validated first; any bad request raises and writes nothing.
+        Results come back in request order, one ``Submission`` each.
+        """
+        reqs = [r if isinstance(r, SubmitRequest) else SubmitRequest(**r) for r in requests]
+        admitted = admit_many(self.catalog, self.topology, reqs, now_ms(self.clock))
+        if len(admitted) <= 1:
+            results = [self._create(a) for a in admitted]
+        else:
+            with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+                results = list(pool.map(self._create, admitted))
+        fresh = [a for a, r in zip(admitted, results, strict=True) if r.created]
+        self._store_payloads(fresh)
+        failed = set(self._enqueue(fresh))
+        return [
+            Submission(r.task_id, "failed", None, "could not be enqueued; nothing was kept")
+            if r.task_id in failed
+            else r
+            for r in results
+        ]
+
+    def _create(self, admitted: Admitted) -> Submission:
+        record = admitted.record
+        stored, created = self.store.create(record, record.created_at)
+        if created:
+            return Submission(record.task_id, "created", stored)
+        if stored.task_type == record.task_type and stored.payload_sha256 == record.payload_sha256:
+            return Submission(record.task_id, "duplicate", stored)
+        what = "type" if stored.task_type != record.task_type else "payload"
+        return Submission(
+            record.task_id,
+            "conflict",
+            stored,
+            f"task {record.task_id!r} already exists with a different {what} "
+            f"({stored.task_type}, {stored.state}); use a new ID or the same payload",
+        )
+
+    def _store_payloads(self, admitted: Sequence[Admitted]) -> None:
+        for item in admitted:
+            if item.offload_key:
+                self.payloads.put(item.offload_key, item.payload_bytes)
+
+    def _enqueue(self, admitted: Sequence[Admitted]) -> list[str]:
+        """Send the messages, grouped by lane; undo the records whose send failed."""
+        by_lane: dict[str, list[OutMessage]] = defaultdict(list)
+        failed: list[str] = []
+        for item in admitted:
+            if item.scheduled:
+                try:
+                    self._schedule(item)
+                except Exception:
+                    failed.append(item.record.task_id)
+                continue
+            by_lane[self.lane_queue(item.record)].append(self._message(item))
+        for lane, messages in by_lane.items():
+            try:
+                failed.extend(self.lanes.send(lane, messages))
+            except Exception:
+                failed.extend(m.id for m in messages)
+        by_id = {a.record.task_id: a for a in admitted}
+        for task_id in failed:
+            item = by_id[task_id]
+            self.store.delete(task_id, state=item.record.state)
+            if item.offload_key:
+                self.payloads.delete(item.offload_key)
+        return failed
+
+    @staticmethod
+    def lane_queue(record: TaskRecord) -> str:
+        return record.lane
+
+    @staticmethod
+    def envelope(record: TaskRecord, payload: Any, now: int) -> Envelope:
+        return Envelope(
+            task_id=record.task_id,
+            task_type=record.task_type,
+            tenant=record.tenant,
+            priority=record.priority,
+            sha256=record.payload_sha256,
+            enqueued_at=now,
+            payload=None if record.payload_ref else payload,
+            payload_ref=record.payload_ref,
+            expires_at=record.expires_at,
+        )
+
+    def _message(self, item: Admitted) -> OutMessage:
+        body = self.envelope(item.record, item.payload, item.record.created_at).to_json()
+        return OutMessage(
+            body=body, group=item.record.tenant, delay=item.delay_seconds, id=item.record.task_id
+        )
+
+    def _schedule(self, item: Admitted) -> None:
+        if self.scheduler is None:
+            raise ConveyorError("this client has no scheduler for delays over 15 minutes")
+        assert item.fire_at_ms is not None
+        body = self.envelope(item.record, item.payload, item.fire_at_ms).to_json()
+        self.scheduler.create_at(
+            item.record.task_id, item.fire_at_ms, self.lane_queue(item.record), body
+        )
+
+    # -- inspect --------------------------------------------------------------------------
+
+    def get(self, task_id: str) -> TaskRecord:
+        record = self.store.get(task_id)
+        if record is None:
+            raise TaskNotFound(f"no task {task_id!r} (unknown, or aged out of the store)")
+        return record
+
+    def list(
+        self,
+        *,
+        task_type: str | None = None,
+        state: str | TaskState | None = None,
+        tenant: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        if task_type is not None:
+            self.catalog.get(task_type)
+        try:
+            parsed = (
+                TaskState(state.upper() if isinstance(state, str) else state) if state else None
+            )
+        except ValueError:
+            raise InvalidOption(
+                f"state {state!r} is not one of {', '.join(s.value for s in TaskState)}"
+            ) from None
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidOption(f"limit must be a whole number from 1 to 1000, got {limit!r}")
+        return self.store.list(
+            task_type=task_type, state=parsed, tenant=tenant, limit=limit, cursor=cursor
+        )
+
+    def wait(self, task_id: str, timeout: float = 60.0, *, poll: float = 0.2) -> TaskRecord:
+        """Poll until the task is terminal; WaitTimeout after ``timeout`` seconds."""
+        deadline = self.clock.now() + timeout
+        delay = poll
+        while True:
+            record = self.get(task_id)
+            if record.state in TERMINAL:
+                return record
+            if self.clock.now() >= deadline:
+                raise WaitTimeout(f"task {task_id!r} is still {record.state} after {timeout:g}s")
+            self.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def result(self, task_id: str, timeout: float = 60.0) -> Any:
+        """The task's result once SUCCEEDED; TaskFailed if it ended any other way."""
+        record = self.wait(task_id, timeout)
+        if record.state is not TaskState.SUCCEEDED:
+            error = record.error.to_dict() if record.error else None
+            raise TaskFailed(
+                f"task {task_id!r} ended {record.state}: "
+                f"{error['message'] if error else 'no error recorded'}",
+                record.state.value,
+                error,
+            )
+        if record.result_ref:
+            return decode(self.payloads.get(record.result_ref))
+        return record.result
+
+    # -- cancel ---------------------------------------------------------------------------
+
+    def cancel(self, task_id: str) -> TaskRecord:
+        """Cancel a task: queued or scheduled ones never run; a running one is asked to
+        stop (``ctx.cancelled``). Cancelling a finished task changes nothing."""
+        record = self.get(task_id)
+        now = now_ms(self.clock)
+        for _ in range(3):
+            if record.terminal:
+                return record
+            try:
+                if record.state is TaskState.RUNNING:
+                    return self.store.update(
+                        task_id, {"cancel_requested": True}, states=[TaskState.RUNNING]
+                    )
+                cancelled = self.store.transition(
+                    task_id, TaskState.CANCELLED, {"finished_at": now}, now
+                )
+                if record.state is TaskState.SCHEDULED and self.scheduler is not None:
+                    self.scheduler.delete(task_id)
+                return cancelled
+            except InvalidTransition as exc:
+                record = exc.current if isinstance(exc.current, TaskRecord) else self.get(task_id)
+        return record
+
+
+def _default_client() -> Callable[..., Any]:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Conveyor()
+    return _DEFAULT.submit
+
+
+_DEFAULT: Conveyor | None = None
+catalog_module.bind_default_submitter(_default_client)

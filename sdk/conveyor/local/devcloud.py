@@ -1,0 +1,105 @@
+"""The dev cloud: moto server on loopback, provisioned from the catalog.
+
+Only ever binds 127.0.0.1. boto3 and the ``aws`` CLI reach it through
+``AWS_ENDPOINT_URL``; ``env()`` gives the variables to export.
+
+moto's SQS is O(queue depth) per call (a receive at depth 1,000 takes about a second), so
+the dev cloud is for correctness and demos with shallow lanes, never for load figures.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..aws.clients import AwsClients
+from ..catalog import Catalog
+from ..topology import Topology
+from .provision import Provisioned, provision
+
+LOOPBACK = "127.0.0.1"
+DEV_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "conveyor-dev",
+    "AWS_SECRET_ACCESS_KEY": "conveyor-dev",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class DevCloud:
+    """Start with ``start()`` (or ``with DevCloud(...) as cloud``); ``stop()`` shuts down."""
+
+    catalog: Catalog
+    topology: Topology = field(default_factory=Topology)
+    port: int = 0
+    catalog_module: str = ""
+    server: Any = None
+    provisioned: Provisioned | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> DevCloud:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        if not self.port:
+            self.port = free_port()
+        self.server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
+        self.server.start()
+        self.provisioned = provision(self.clients(), self.topology, self.catalog)
+        return self
+
+    def clients(self, counter: Any = None) -> AwsClients:
+        import boto3
+
+        session = boto3.Session(
+            aws_access_key_id=DEV_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DEV_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=DEV_CREDENTIALS["AWS_DEFAULT_REGION"],
+        )
+        return AwsClients(session, endpoint_url=self.endpoint, counter=counter)
+
+    def env(self) -> dict[str, str]:
+        out = {"AWS_ENDPOINT_URL": self.endpoint, **DEV_CREDENTIALS, **self.topology.env()}
+        if self.catalog_module:
+            out["CONVEYOR_CATALOG"] = self.catalog_module
+        return out
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def __enter__(self) -> DevCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def dev_client(cloud: DevCloud, counter: Any = None, **kwargs: Any) -> Any:
+    """A ``Conveyor`` SDK client wired to ``cloud`` (its requests counted by ``counter``)."""
+    from ..aws import DynamoTaskStore, S3PayloadStore, SqsLanes
+    from ..client import Conveyor
+
+    aws = cloud.clients(counter)
+    return Conveyor(
+        cloud.catalog,
+        topology=cloud.topology,
+        store=DynamoTaskStore(aws.dynamodb, cloud.topology.table),
+        lanes=SqsLanes(aws.sqs),
+        payloads=S3PayloadStore(aws.s3, cloud.topology.bucket),
+        **kwargs,
+    )

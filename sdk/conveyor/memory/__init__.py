@@ -1,0 +1,7 @@
+"""In-memory twins of every port: same contract, no AWS, for unit tests and simulation."""
+
+from .lanes import MemoryLanes
+from .payloads import MemoryPayloadStore
+from .store import MemoryTaskStore
+
+__all__ = ["MemoryLanes", "MemoryPayloadStore", "MemoryTaskStore"]

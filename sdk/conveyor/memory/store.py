@@ -1,0 +1,112 @@
+"""In-memory TaskStore with the same conditional semantics as the DynamoDB one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import InvalidTransition, TaskNotFound
+from ..model import TaskRecord, TaskState, allowed_sources
+from ..ports import Page
+
+
+def _replaceable(existing: TaskRecord, now_ms: int) -> bool:
+    return existing.terminal and existing.dedup_until is not None and existing.dedup_until < now_ms
+
+
+class MemoryTaskStore:
+    def __init__(self) -> None:
+        self.records: dict[str, TaskRecord] = {}
+        self.writes = 0
+        self._lock = threading.Lock()
+
+    def create(self, record: TaskRecord, now_ms: int) -> tuple[TaskRecord, bool]:
+        with self._lock:
+            existing = self.records.get(record.task_id)
+            if existing is not None and not _replaceable(existing, now_ms):
+                return existing, False
+            self.records[record.task_id] = record
+            self.writes += 1
+            return record, True
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        with self._lock:
+            return self.records.get(task_id)
+
+    def get_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        with self._lock:
+            return {t: self.records[t] for t in task_ids if t in self.records}
+
+    def transition(
+        self,
+        task_id: str,
+        target: TaskState,
+        changes: Mapping[str, Any],
+        now_ms: int,
+        *,
+        expect_attempts: int | None = None,
+    ) -> TaskRecord:
+        with self._lock:
+            current = self.records.get(task_id)
+            if current is None:
+                raise TaskNotFound(f"no task {task_id!r}")
+            ok = current.state in allowed_sources(target)
+            if ok and current.state is TaskState.RUNNING and target is TaskState.RUNNING:
+                ok = current.lease_until is not None and current.lease_until < now_ms
+            if ok and expect_attempts is not None:
+                ok = current.attempts == expect_attempts
+            if not ok:
+                raise InvalidTransition(
+                    f"task {task_id!r} cannot go {current.state} -> {target}", current
+                )
+            updated = current.replace(state=target, version=current.version + 1, **changes)
+            self.records[task_id] = updated
+            self.writes += 1
+            return updated
+
+    def update(
+        self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
+    ) -> TaskRecord:
+        allowed = set(states)
+        with self._lock:
+            current = self.records.get(task_id)
+            if current is None:
+                raise TaskNotFound(f"no task {task_id!r}")
+            if current.state not in allowed:
+                raise InvalidTransition(
+                    f"task {task_id!r} is {current.state}, not one of {sorted(allowed)}", current
+                )
+            updated = current.replace(version=current.version + 1, **changes)
+            self.records[task_id] = updated
+            self.writes += 1
+            return updated
+
+    def delete(self, task_id: str, *, state: TaskState) -> None:
+        with self._lock:
+            current = self.records.get(task_id)
+            if current is not None and current.state is state:
+                del self.records[task_id]
+
+    def list(
+        self,
+        *,
+        task_type: str | None = None,
+        state: TaskState | None = None,
+        tenant: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        with self._lock:
+            rows = sorted(self.records.values(), key=lambda r: r.task_id)
+        rows = [
+            r
+            for r in rows
+            if (task_type is None or r.task_type == task_type)
+            and (state is None or r.state == state)
+            and (tenant is None or r.tenant == tenant)
+            and (cursor is None or r.task_id > cursor)
+        ]
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page(page, page[-1].task_id if more and page else None)

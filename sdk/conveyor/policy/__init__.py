@@ -1,0 +1,1 @@
+"""Pure decision code: no boto3, no clock reads, no global randomness."""

@@ -1,0 +1,165 @@
+"""The small interfaces (ports) between Conveyor's logic and the outside world.
+
+Each has an AWS adapter in ``conveyor.aws`` and an in-memory twin in ``conveyor.memory``;
+one contract suite (``tests/integration/test_contracts.py``) runs against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .model import TaskRecord, TaskState
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch (UTC)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        import time
+
+        return time.time()
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand (seconds since the epoch)."""
+
+    t: float = 1_800_000_000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def now_ms(clock: Clock) -> int:
+    return int(clock.now() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: list[TaskRecord]
+    cursor: str | None
+
+
+class TaskStore(Protocol):
+    """Durable task records. Every state change is one conditional write."""
+
+    def create(self, record: TaskRecord, now_ms: int) -> tuple[TaskRecord, bool]:
+        """Insert ``record`` unless a live record with its ID exists.
+
+        Returns ``(record, True)`` when written, or ``(existing, False)`` when a record
+        whose dedup window is still open (or which is not finished) already holds the ID.
+        A finished record whose ``dedup_until`` has passed is replaced.
+        """
+        ...
+
+    def get(self, task_id: str) -> TaskRecord | None: ...
+
+    def get_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]: ...
+
+    def transition(
+        self,
+        task_id: str,
+        target: TaskState,
+        changes: Mapping[str, Any],
+        now_ms: int,
+        *,
+        expect_attempts: int | None = None,
+    ) -> TaskRecord:
+        """Move to ``target`` iff the current state allows it (model.TRANSITIONS).
+
+        Entering RUNNING from RUNNING additionally needs the lease to have expired
+        (``lease_until < now_ms``). ``expect_attempts`` pins the attempt number, so a
+        stale worker cannot finish someone else's attempt. Raises InvalidTransition
+        (carrying the current record) or TaskNotFound. At most one racer wins.
+        """
+        ...
+
+    def update(
+        self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
+    ) -> TaskRecord:
+        """Set fields without a state change iff the state is in ``states``."""
+        ...
+
+    def delete(self, task_id: str, *, state: TaskState) -> None:
+        """Remove a record iff it is in ``state`` (used to undo a failed admission)."""
+        ...
+
+    def list(
+        self,
+        *,
+        task_type: str | None = None,
+        state: TaskState | None = None,
+        tenant: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    """A message to put on a lane. ``delay`` is whole seconds, 0..900."""
+
+    body: str
+    group: str
+    delay: int = 0
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InMessage:
+    """A received message. ``receive_count`` is SQS's, informational only."""
+
+    message_id: str
+    receipt: str
+    body: str
+    receive_count: int
+    sent_at_ms: int
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Depth:
+    visible: int
+    in_flight: int
+    delayed: int
+
+
+class Lanes(Protocol):
+    """Queues addressed by name. Batches are split into SQS's limit of 10."""
+
+    def send(self, queue: str, messages: Sequence[OutMessage]) -> list[str]:
+        """Send; returns the ``id``s that failed (empty when all were accepted)."""
+        ...
+
+    def receive(
+        self,
+        queue: str,
+        *,
+        max_messages: int = 10,
+        wait_seconds: int = 0,
+        visibility: int | None = None,
+    ) -> list[InMessage]: ...
+
+    def delete(self, queue: str, receipts: Sequence[str]) -> None: ...
+
+    def change_visibility(self, queue: str, receipt: str, seconds: int) -> None: ...
+
+    def depth(self, queue: str) -> Depth: ...
+
+
+class PayloadStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None: ...

@@ -1,0 +1,63 @@
+"""The dev cloud as a user meets it: `conveyor dev` in a subprocess, then boto3 against it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def test_conveyor_dev_provisions_the_catalog_and_stops_cleanly():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conveyor.cli", "dev", "--catalog", "examples.catalog",
+         "--prefix", "devtest"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    exports: dict[str, str] = {}
+    lines = []
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and "CONVEYOR_CATALOG" not in exports:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].strip().partition("=")
+                exports[key] = value
+        assert exports.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1:"), lines
+        session = boto3.Session(aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+                                aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+                                region_name=exports["AWS_DEFAULT_REGION"])
+        sqs = session.client("sqs", endpoint_url=exports["AWS_ENDPOINT_URL"])
+        names = {url.rsplit("/", 1)[1] for url in sqs.list_queues()["QueueUrls"]}
+        assert {"devtest-lane-high-0", "devtest-lane-normal-0", "devtest-lane-low-0",
+                "devtest-dlq", "devtest-work-reindex_catalog"} <= names
+        ddb = session.client("dynamodb", endpoint_url=exports["AWS_ENDPOINT_URL"])
+        assert "devtest-tasks" in ddb.list_tables()["TableNames"]
+        assert exports["CONVEYOR_PREFIX"] == "devtest"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "dev cloud stopped" in out
+
+
+def test_demo_runs_and_prints_the_state_summary():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-m", "conveyor.cli", "demo", "--tasks", "1000"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Task states" in done.stdout
+    assert "1000" in done.stdout
