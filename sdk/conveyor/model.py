@@ -38,7 +38,8 @@ S = TaskState
 #: Allowed transitions: target state -> states it may be entered from.
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     S.QUEUED: frozenset({S.SCHEDULED, S.RUNNING, S.FAILED}),  # fire, retry, redrive
-    S.RUNNING: frozenset({S.QUEUED, S.RUNNING}),  # start; retake an expired lease
+    # start (a fired schedule's message starts a SCHEDULED task directly); retake a lease
+    S.RUNNING: frozenset({S.SCHEDULED, S.QUEUED, S.RUNNING}),
     S.SUCCEEDED: frozenset({S.RUNNING}),
     S.FAILED: frozenset({S.RUNNING, S.QUEUED}),  # QUEUED: dropped as malformed/undeliverable
     S.CANCELLED: frozenset({S.SCHEDULED, S.QUEUED, S.RUNNING}),

@@ -73,8 +73,11 @@ class TaskStore(Protocol):
         now_ms: int,
         *,
         expect_attempts: int | None = None,
+        increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         """Move to ``target`` iff the current state allows it (model.TRANSITIONS).
+
+        ``increments`` adds to integer fields atomically (``attempts``: +1 on a start).
 
         Entering RUNNING from RUNNING additionally needs the lease to have expired
         (``lease_until < now_ms``). ``expect_attempts`` pins the attempt number, so a
@@ -102,6 +105,20 @@ class TaskStore(Protocol):
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page: ...
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> None:
+        """Pause or resume a task type (``kind="type"``) or a tenant (``kind="tenant"``)."""
+        ...
+
+    def paused(self) -> frozenset[tuple[str, str]]:
+        """Every ``(kind, name)`` now paused; one read."""
+        ...
+
+
+class EventPublisher(Protocol):
+    """Task lifecycle events (EventBridge). ``detail_type`` e.g. "Task Succeeded"."""
+
+    def publish(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,22 @@ def test_conveyor_dev_provisions_the_catalog_and_stops_cleanly():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conveyor.cli", "dev", "--catalog", "examples.catalog",
-         "--prefix", "devtest"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "conveyor.cli",
+            "dev",
+            "--catalog",
+            "examples.catalog",
+            "--prefix",
+            "devtest",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     exports: dict[str, str] = {}
     lines = []
     try:
@@ -33,16 +46,23 @@ def test_conveyor_dev_provisions_the_catalog_and_stops_cleanly():
                 break
             lines.append(line)
             if line.startswith("export "):
-                key, _, value = line[len("export "):].strip().partition("=")
+                key, _, value = line[len("export ") :].strip().partition("=")
                 exports[key] = value
         assert exports.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1:"), lines
-        session = boto3.Session(aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
-                                aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
-                                region_name=exports["AWS_DEFAULT_REGION"])
+        session = boto3.Session(
+            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+            region_name=exports["AWS_DEFAULT_REGION"],
+        )
         sqs = session.client("sqs", endpoint_url=exports["AWS_ENDPOINT_URL"])
         names = {url.rsplit("/", 1)[1] for url in sqs.list_queues()["QueueUrls"]}
-        assert {"devtest-lane-high-0", "devtest-lane-normal-0", "devtest-lane-low-0",
-                "devtest-dlq", "devtest-work-reindex_catalog"} <= names
+        assert {
+            "devtest-lane-high-0",
+            "devtest-lane-normal-0",
+            "devtest-lane-low-0",
+            "devtest-dlq",
+            "devtest-work-reindex_catalog",
+        } <= names
         ddb = session.client("dynamodb", endpoint_url=exports["AWS_ENDPOINT_URL"])
         assert "devtest-tasks" in ddb.list_tables()["TableNames"]
         assert exports["CONVEYOR_PREFIX"] == "devtest"
@@ -56,8 +76,14 @@ def test_conveyor_dev_provisions_the_catalog_and_stops_cleanly():
 def test_demo_runs_and_prints_the_state_summary():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run([sys.executable, "-m", "conveyor.cli", "demo", "--tasks", "1000"],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "conveyor.cli", "demo", "--tasks", "1000"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Task states" in done.stdout
     assert "1000" in done.stdout

@@ -13,9 +13,13 @@ EMAIL = {"email": "a@example.com"}
 
 def counted_client(topology, catalog, counter):
     aws = AwsClients(region="us-east-1", counter=counter)
-    client = Conveyor(catalog, topology=topology,
-                      store=DynamoTaskStore(aws.dynamodb, topology.table),
-                      lanes=SqsLanes(aws.sqs), payloads=S3PayloadStore(aws.s3, topology.bucket))
+    client = Conveyor(
+        catalog,
+        topology=topology,
+        store=DynamoTaskStore(aws.dynamodb, topology.table),
+        lanes=SqsLanes(aws.sqs),
+        payloads=S3PayloadStore(aws.s3, topology.bucket),
+    )
     for lane in topology.lanes:
         client.lanes.url(lane)  # queue URLs are resolved once per process
     counter.reset()
@@ -51,8 +55,7 @@ def test_a_duplicate_submit_sends_nothing(provisioned, topology, example_catalog
     assert counter.snapshot()[0] == {("dynamodb", "PutItem"): 1}
 
 
-def test_large_payload_adds_one_s3_put_and_bills_sqs_by_64k(provisioned, topology,
-                                                            example_catalog):
+def test_large_payload_adds_one_s3_put_and_bills_sqs_by_64k(provisioned, topology, example_catalog):
     counter = RequestCounter()
     client = counted_client(topology, example_catalog, counter)
     client.submit("nightly_report", {"blob": "z" * (INLINE_LIMIT + 1)})

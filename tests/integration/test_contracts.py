@@ -193,3 +193,31 @@ def test_payload_store_roundtrip(payloads):
     payloads.delete("payloads/x/1.json")
     with pytest.raises(KeyError):
         payloads.get("payloads/x/1.json")
+
+
+def test_increments_are_atomic_and_start_from_zero(store):
+    store.create(record(), NOW)
+    running = store.transition(
+        "t-1", TaskState.RUNNING, {"lease_until": NOW + 5}, NOW, increments={"attempts": 1}
+    )
+    assert running.attempts == 1
+    back = store.transition(
+        "t-1",
+        TaskState.QUEUED,
+        {},
+        NOW,
+        expect_attempts=1,
+        increments={"attempts": -1, "throttles": 1},
+    )
+    assert (back.attempts, back.throttles) == (0, 1)
+
+
+def test_pauses_by_type_and_tenant(store):
+    assert store.paused() == frozenset()
+    store.set_paused("type", "make_thumbnail", True)
+    store.set_paused("tenant", "acme", True)
+    store.set_paused("tenant", "globex", True)
+    store.set_paused("tenant", "globex", False)
+    assert store.paused() == {("type", "make_thumbnail"), ("tenant", "acme")}
+    store.create(record(), NOW)
+    assert [r.task_id for r in store.list().records] == ["t-1"]

@@ -101,9 +101,14 @@ class DynamoTaskStore:
         condition: str,
         names: dict[str, str],
         values: dict[str, Any],
+        increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         sets, removes = ["ver = if_not_exists(ver, :zero) + :one"], []
         values = {**values, ":zero": typed(0), ":one": typed(1)}
+        for index, (field, amount) in enumerate((increments or {}).items()):
+            names[f"#i{index}"] = ATTR[field]
+            values[f":i{index}"] = typed(amount)
+            sets.append(f"#i{index} = if_not_exists(#i{index}, :zero) + :i{index}")
         for index, (field, value) in enumerate(changes.items()):
             attr = ATTR[field]
             names[f"#f{index}"] = attr
@@ -145,6 +150,7 @@ class DynamoTaskStore:
         now_ms: int,
         *,
         expect_attempts: int | None = None,
+        increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         names = {"#s": "state"}
         values: dict[str, Any] = {}
@@ -163,7 +169,7 @@ class DynamoTaskStore:
             values[":att"] = typed(expect_attempts)
             condition += " AND #a = :att"
         all_changes = {"state": target, **changes}
-        return self._update(task_id, all_changes, condition, names, values)
+        return self._update(task_id, all_changes, condition, names, values, increments)
 
     def update(
         self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
@@ -217,7 +223,12 @@ class DynamoTaskStore:
             else:
                 response = self.ddb.scan(ConsistentRead=True, **params)
                 batch = sorted(
-                    (from_item(i) for i in response.get("Items", [])), key=lambda r: r.task_id
+                    (
+                        from_item(i)
+                        for i in response.get("Items", [])
+                        if not i["id"]["S"].startswith("ctl#")
+                    ),  # control items, not tasks
+                    key=lambda r: r.task_id,
                 )
             for record in batch:
                 if (state is None or record.state == state) and (
@@ -235,3 +246,26 @@ class DynamoTaskStore:
                 key["type"] = typed(task_type)
             return Page(found, _cursor_out(key))
         return Page(found, _cursor_out(start))
+
+    # -- pauses: one control item, two string sets ----------------------------------------
+
+    _PAUSES = "ctl#pauses"
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> None:
+        attr = {"type": "types", "tenant": "tenants"}[kind]
+        self.ddb.update_item(
+            TableName=self.table,
+            Key={"id": typed(self._PAUSES)},
+            UpdateExpression=("ADD " if paused else "DELETE ") + "#a :v",
+            ExpressionAttributeNames={"#a": attr},
+            ExpressionAttributeValues={":v": {"SS": [name]}},
+        )
+
+    def paused(self) -> frozenset[tuple[str, str]]:
+        item = self.ddb.get_item(
+            TableName=self.table, Key={"id": typed(self._PAUSES)}, ConsistentRead=True
+        ).get("Item", {})
+        return frozenset(
+            [("type", n) for n in item.get("types", {}).get("SS", [])]
+            + [("tenant", n) for n in item.get("tenants", {}).get("SS", [])]
+        )

@@ -18,6 +18,7 @@ def _replaceable(existing: TaskRecord, now_ms: int) -> bool:
 class MemoryTaskStore:
     def __init__(self) -> None:
         self.records: dict[str, TaskRecord] = {}
+        self.pauses: set[tuple[str, str]] = set()
         self.writes = 0
         self._lock = threading.Lock()
 
@@ -46,6 +47,7 @@ class MemoryTaskStore:
         now_ms: int,
         *,
         expect_attempts: int | None = None,
+        increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         with self._lock:
             current = self.records.get(task_id)
@@ -60,7 +62,8 @@ class MemoryTaskStore:
                 raise InvalidTransition(
                     f"task {task_id!r} cannot go {current.state} -> {target}", current
                 )
-            updated = current.replace(state=target, version=current.version + 1, **changes)
+            added = {k: getattr(current, k) + v for k, v in (increments or {}).items()}
+            updated = current.replace(state=target, version=current.version + 1, **changes, **added)
             self.records[task_id] = updated
             self.writes += 1
             return updated
@@ -110,3 +113,11 @@ class MemoryTaskStore:
         page = rows[:limit]
         more = len(rows) > limit
         return Page(page, page[-1].task_id if more and page else None)
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> None:
+        with self._lock:
+            (self.pauses.add if paused else self.pauses.discard)((kind, name))
+
+    def paused(self) -> frozenset[tuple[str, str]]:
+        with self._lock:
+            return frozenset(self.pauses)
