@@ -11,6 +11,7 @@ If the send fails the record is deleted again, so a failed submit leaves nothing
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
 from collections import defaultdict
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import catalog as catalog_module
 from .admission import Admitted, SubmitRequest, admit, admit_many
@@ -27,16 +28,31 @@ from .envelope import Envelope
 from .errors import (
     ConveyorError,
     InvalidOption,
+    InvalidTiming,
     InvalidTransition,
     TaskConflict,
     TaskFailed,
     TaskNotFound,
     WaitTimeout,
 )
+from .ids import validate_tenant
 from .model import TERMINAL, TaskRecord, TaskState
 from .payload import decode
-from .ports import Clock, Lanes, OutMessage, Page, PayloadStore, SystemClock, TaskStore, now_ms
+from .ports import (
+    Clock,
+    EventPublisher,
+    Lanes,
+    OutMessage,
+    Page,
+    PayloadStore,
+    SystemClock,
+    TaskStore,
+    now_ms,
+)
 from .topology import Topology
+
+if TYPE_CHECKING:
+    from .runtime.deadletter import DeadLetters
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +89,7 @@ class Conveyor:
         lanes: Lanes | None = None,
         payloads: PayloadStore | None = None,
         scheduler: Any = None,
+        events: EventPublisher | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_workers: int = 8,
@@ -97,6 +114,11 @@ class Conveyor:
         self.lanes = lanes
         self.payloads = payloads
         self.scheduler = scheduler
+        self.events = events
+        if events is None and store is None and hasattr(self, "aws"):
+            from .aws import EventBridgePublisher
+
+            self.events = EventBridgePublisher(self.aws.events, self.topology.event_bus)
 
     @classmethod
     def in_memory(
@@ -332,10 +354,99 @@ class Conveyor:
                 )
                 if record.state is TaskState.SCHEDULED and self.scheduler is not None:
                     self.scheduler.delete(task_id)
+                self._publish_cancelled(cancelled)
                 return cancelled
             except InvalidTransition as exc:
                 record = exc.current if isinstance(exc.current, TaskRecord) else self.get(task_id)
         return record
+
+    def _publish_cancelled(self, record: TaskRecord) -> None:
+        task_type = self.catalog.get(record.task_type) if record.task_type in self.catalog else None
+        if self.events is not None and task_type is not None and task_type.events:
+            from .runtime.runner import event_detail
+
+            self.events.publish([("Task Cancelled", event_detail(record))])
+
+    def cancel_many(
+        self, *, task_type: str | None = None, tenant: str | None = None, tag: str | None = None
+    ) -> builtins.list[str]:
+        """Cancel every unfinished task matching all the given filters (at least one).
+        Returns the IDs whose cancellation took effect (or was requested, if running)."""
+        if task_type is None and tenant is None and tag is None:
+            raise InvalidOption("cancel_many needs task_type=, tenant= or tag=")
+        done: builtins.list[str] = []
+        for state in (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING):
+            cursor = None
+            while True:
+                page = self.list(
+                    task_type=task_type, tenant=tenant, state=state, limit=500, cursor=cursor
+                )
+                for record in page.records:
+                    if tag is not None and tag not in record.tags:
+                        continue
+                    after = self.cancel(record.task_id)
+                    if after.state is TaskState.CANCELLED or after.cancel_requested:
+                        done.append(record.task_id)
+                cursor = page.cursor
+                if not cursor:
+                    break
+        return done
+
+    # -- pause / resume -------------------------------------------------------------------
+
+    def pause(self, *, task_type: str | None = None, tenant: str | None = None) -> None:
+        """Stop starting tasks of a type and/or a tenant (running ones finish)."""
+        for kind, name in self._pause_targets(task_type, tenant):
+            self.store.set_paused(kind, name, True)
+
+    def resume(self, *, task_type: str | None = None, tenant: str | None = None) -> None:
+        """Start again; held tasks come back spread over the dispatcher's hold window."""
+        for kind, name in self._pause_targets(task_type, tenant):
+            self.store.set_paused(kind, name, False)
+
+    def paused(self) -> frozenset[tuple[str, str]]:
+        return self.store.paused()
+
+    def _pause_targets(
+        self, task_type: str | None, tenant: str | None
+    ) -> builtins.list[tuple[str, str]]:
+        if task_type is None and tenant is None:
+            raise InvalidOption("give task_type= and/or tenant=")
+        targets = []
+        if task_type is not None:
+            self.catalog.get(task_type)
+            targets.append(("type", task_type))
+        if tenant is not None:
+            targets.append(("tenant", validate_tenant(tenant)))
+        return targets
+
+    # -- dead-letter queue ----------------------------------------------------------------
+
+    def dlq(self) -> DeadLetters:
+        from .runtime.deadletter import DeadLetters
+
+        return DeadLetters(self.lanes, self.store, self.topology)
+
+    def dlq_list(
+        self, *, task_type: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> builtins.list[Any]:
+        return self.dlq().entries(task_type=task_type, since_ms=_ms(since), limit=limit)
+
+    def dlq_redrive(
+        self, *, task_type: str | None = None, since: datetime | None = None
+    ) -> builtins.list[str]:
+        """Re-queue failed tasks from the DLQ with their attempts reset."""
+        return self.dlq().redrive(
+            task_type=task_type, since_ms=_ms(since), now_ms=now_ms(self.clock)
+        )
+
+
+def _ms(when: datetime | None) -> int | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        raise InvalidTiming("since= must be a timezone-aware datetime")
+    return int(when.timestamp() * 1000)
 
 
 def _default_client() -> Callable[..., Any]:

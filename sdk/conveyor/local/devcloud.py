@@ -89,17 +89,13 @@ class DevCloud:
         self.stop()
 
 
+def dev_runtime(cloud: DevCloud, counter: Any = None, **kwargs: Any) -> Any:
+    """The runtime (store, lanes, payloads, events) wired to ``cloud``'s endpoint."""
+    from ..runtime.bootstrap import aws_runtime
+
+    return aws_runtime(cloud.catalog, cloud.topology, cloud.clients(counter), **kwargs)
+
+
 def dev_client(cloud: DevCloud, counter: Any = None, **kwargs: Any) -> Any:
     """A ``Conveyor`` SDK client wired to ``cloud`` (its requests counted by ``counter``)."""
-    from ..aws import DynamoTaskStore, S3PayloadStore, SqsLanes
-    from ..client import Conveyor
-
-    aws = cloud.clients(counter)
-    return Conveyor(
-        cloud.catalog,
-        topology=cloud.topology,
-        store=DynamoTaskStore(aws.dynamodb, cloud.topology.table),
-        lanes=SqsLanes(aws.sqs),
-        payloads=S3PayloadStore(aws.s3, cloud.topology.bucket),
-        **kwargs,
-    )
+    return dev_runtime(cloud, counter).client(**kwargs)

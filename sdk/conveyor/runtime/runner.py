@@ -263,7 +263,7 @@ class TaskRunner:
             on_heartbeat=on_heartbeat,
         )
         wait = max(0, now - (record.queued_at or record.created_at))
-        logger.append_keys(
+        logger.thread_safe_append_keys(
             task_id=record.task_id,
             task_type=record.task_type,
             tenant=record.tenant,
@@ -293,7 +293,7 @@ class TaskRunner:
             run_ms = int((self.clock.now() - started) * 1000)
             return self._after_failure(record, task_type, exc, ctx, wait, run_ms)
         finally:
-            logger.remove_keys(["task_id", "task_type", "tenant", "attempt"])
+            logger.thread_safe_remove_keys(["task_id", "task_type", "tenant", "attempt"])
         run_ms = int((self.clock.now() - started) * 1000)
         return self._finish_ok(record, task_type, result, wait, run_ms)
 

@@ -1,0 +1,106 @@
+"""One place that wires adapters into the runtime pieces (ports and adapters' bootstrap).
+
+``aws_runtime`` builds everything on boto3 clients (AWS, or the dev cloud through an
+endpoint); ``memory_runtime`` on the in-memory twins, for tests and simulation.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog import Catalog
+from ..client import Conveyor
+from ..ports import Clock, EventPublisher, Lanes, PayloadStore, SystemClock, TaskStore
+from ..topology import Topology
+from .dispatcher import Dispatcher
+from .executors import Executor, LocalExecutor
+from .runner import TaskRunner
+
+
+@dataclass
+class Runtime:
+    catalog: Catalog
+    topology: Topology
+    store: TaskStore
+    lanes: Lanes
+    payloads: PayloadStore
+    events: EventPublisher | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    rng: random.Random = field(default_factory=random.Random)
+    scheduler: Any = None
+
+    def runner(self, **kwargs: Any) -> TaskRunner:
+        return TaskRunner(
+            self.catalog,
+            self.store,
+            self.payloads,
+            events=self.events,
+            clock=self.clock,
+            rng=self.rng,
+            **kwargs,
+        )
+
+    def dispatcher(
+        self, executor: Executor | None = None, *, runner: TaskRunner | None = None, **kwargs: Any
+    ) -> Dispatcher:
+        runner = runner or self.runner()
+        return Dispatcher(
+            self.catalog,
+            self.topology,
+            self.lanes,
+            self.store,
+            runner,
+            executor or LocalExecutor(runner),
+            clock=self.clock,
+            rng=self.rng,
+            **kwargs,
+        )
+
+    def client(self, **kwargs: Any) -> Conveyor:
+        return Conveyor(
+            self.catalog,
+            topology=self.topology,
+            store=self.store,
+            lanes=self.lanes,
+            payloads=self.payloads,
+            events=self.events,
+            clock=self.clock,
+            scheduler=self.scheduler,
+            **kwargs,
+        )
+
+
+def aws_runtime(
+    catalog: Catalog, topology: Topology, clients: Any, *, clock: Clock | None = None
+) -> Runtime:
+    from ..aws import DynamoTaskStore, EventBridgePublisher, S3PayloadStore, SqsLanes
+
+    return Runtime(
+        catalog=catalog,
+        topology=topology,
+        store=DynamoTaskStore(clients.dynamodb, topology.table),
+        lanes=SqsLanes(clients.sqs),
+        payloads=S3PayloadStore(clients.s3, topology.bucket),
+        events=EventBridgePublisher(clients.events, topology.event_bus),
+        clock=clock or SystemClock(),
+    )
+
+
+def memory_runtime(
+    catalog: Catalog, topology: Topology | None = None, *, clock: Clock | None = None, seed: int = 0
+) -> Runtime:
+    from ..memory import MemoryEvents, MemoryLanes, MemoryPayloadStore, MemoryTaskStore
+
+    clock = clock or SystemClock()
+    return Runtime(
+        catalog=catalog,
+        topology=topology or Topology(),
+        store=MemoryTaskStore(),
+        lanes=MemoryLanes(clock),
+        payloads=MemoryPayloadStore(),
+        events=MemoryEvents(),
+        clock=clock,
+        rng=random.Random(seed),
+    )

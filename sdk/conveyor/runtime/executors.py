@@ -1,0 +1,91 @@
+"""Executors: where the dispatcher sends a task to run.
+
+* ``LocalExecutor``  -- runs the TaskRunner in a thread pool of this process. The dev
+  cloud's stand-in for Lambda (moto cannot run code here), and the same code path: the
+  Lambda entry calls the very same ``TaskRunner.run_body``.
+* ``LambdaExecutor`` -- synchronous ``Invoke`` of the type's function, one task per call.
+  A Lambda throttle comes back as ``hold``/``throttled`` (no attempt was spent: the task
+  never reached RUNNING); a crashed or timed-out invocation leaves the task RUNNING
+  under its lease, so the message is held until the lease ends and then retaken.
+
+Fargate types are not executed by the dispatcher: it forwards them, in batches, to the
+type's work queue, which the workers drain (``conveyor.runtime.worker``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from ..catalog import TaskType
+from ..envelope import Envelope
+from .outcome import HOLD, RETRY, Outcome
+from .runner import TaskRunner
+
+
+class Executor(Protocol):
+    def submit(self, task_type: TaskType, body: str, env: Envelope) -> Future[Outcome]: ...
+
+    def shutdown(self) -> None: ...
+
+
+class LocalExecutor:
+    def __init__(self, runner: TaskRunner, max_workers: int = 16) -> None:
+        self.runner = runner
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="executor")
+
+    def submit(self, task_type: TaskType, body: str, env: Envelope) -> Future[Outcome]:
+        return self.pool.submit(self.runner.run, env)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=False)
+
+
+def function_name(prefix: str, task_type: str) -> str:
+    """The Lambda function that runs ``task_type`` (the CDK stack names it so)."""
+    return f"{prefix}-{task_type}".replace("_", "-")[:64]
+
+
+class LambdaExecutor:
+    def __init__(
+        self,
+        lambda_client: Any,
+        prefix: str,
+        max_workers: int = 64,
+        name_of: Callable[[str, str], str] = function_name,
+    ) -> None:
+        self.client = lambda_client
+        self.prefix = prefix
+        self.name_of = name_of
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="invoke")
+
+    def _invoke(self, task_type: TaskType, body: str, env: Envelope) -> Outcome:
+        try:
+            response = self.client.invoke(
+                FunctionName=self.name_of(self.prefix, task_type.name),
+                InvocationType="RequestResponse",
+                Payload=json.dumps({"conveyor": body}).encode(),
+            )
+        except self.client.exceptions.TooManyRequestsException:
+            return Outcome(
+                HOLD, env.task_id, "throttled", delay=2.0, reason="Lambda throttled the invocation"
+            )
+        payload = response["Payload"].read()
+        if response.get("FunctionError"):
+            # The attempt may have started: wait out its lease, then it is retaken.
+            return Outcome(
+                RETRY,
+                env.task_id,
+                "retryable",
+                delay=task_type.timeout + 30,
+                reason=f"invocation failed: {payload[:200]!r}",
+            )
+        return Outcome.from_dict(json.loads(payload))
+
+    def submit(self, task_type: TaskType, body: str, env: Envelope) -> Future[Outcome]:
+        return self.pool.submit(self._invoke, task_type, body, env)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True)
