@@ -1,0 +1,108 @@
+"""The Lambda side of an executor: a Powertools-instrumented handler factory.
+
+``make_handler()`` returns the function a deployed task-type Lambda exposes. It accepts
+two event shapes:
+
+* ``{"conveyor": "<lane message body>"}`` -- a synchronous Invoke from the dispatcher
+  (one task per call); the Outcome goes back as the response for the dispatcher to act on;
+* an SQS batch (``Records``) -- for types declared ``direct=True`` with an event source
+  mapping on their own queue; handled with Powertools' ``BatchProcessor`` and
+  ``process_partial_response``, so one bad record never fails the batch. Retries there
+  re-appear via the queue's visibility; a dead letter is written with its reason.
+
+Logger keys (task id, type, tenant, attempt) are set by the runner on every line;
+Metrics are flushed as EMF (no PutMetricData calls); Tracer traces each invocation.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+
+from ..catalog import load_catalog
+from ..topology import Topology
+from .outcome import ACK, DLQ, RETRY, Outcome
+from .runner import TaskRunner
+
+logger = Logger(service="conveyor")
+metrics = Metrics(namespace="Conveyor", service="conveyor")
+tracer = Tracer(service="conveyor")
+
+
+class RetryRecord(Exception):
+    """Raised for an SQS record that must come back later (partial batch failure)."""
+
+
+def build_runner(clients: Any = None) -> tuple[TaskRunner, Any]:
+    """The runner and its runtime, wired from the environment (CONVEYOR_CATALOG, ...)."""
+    from ..aws import AwsClients
+    from .bootstrap import aws_runtime
+
+    catalog = load_catalog(os.environ["CONVEYOR_CATALOG"])
+    runtime = aws_runtime(catalog, Topology.from_env(), clients or AwsClients())
+    return runtime.runner(rng=random.Random()), runtime
+
+
+def _record_metrics(outcome: Outcome) -> None:
+    metrics.add_metric(name=f"outcome_{outcome.kind}", unit=MetricUnit.Count, value=1)
+    if outcome.kind == "ok":
+        metrics.add_metric(
+            name="queue_wait", unit=MetricUnit.Milliseconds, value=outcome.queue_wait_ms
+        )
+        metrics.add_metric(name="run_time", unit=MetricUnit.Milliseconds, value=outcome.run_ms)
+
+
+def make_handler(runner: TaskRunner | None = None, runtime: Any = None) -> Callable[..., Any]:
+    """Build the Lambda handler; ``runner``/``runtime`` are injected in tests."""
+    state: dict[str, Any] = {"runner": runner, "runtime": runtime}
+
+    def get_runner() -> TaskRunner:
+        if state["runner"] is None:
+            state["runner"], state["runtime"] = build_runner()
+        runner_: TaskRunner = state["runner"]
+        return runner_
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def on_record(record: Any) -> None:
+        outcome = get_runner().run_body(record.body)
+        _record_metrics(outcome)
+        if outcome.action == DLQ:
+            rt = state["runtime"]
+            if rt is not None:
+                from .deadletter import dead_letter
+
+                rt.lanes.send(rt.topology.dlq, [dead_letter(record.body, outcome, "direct", 0)])
+            return
+        if outcome.action != ACK:
+            raise RetryRecord(outcome.reason or outcome.kind)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if "conveyor" in event:
+            outcome = get_runner().run_body(event["conveyor"])
+            _record_metrics(outcome)
+            return outcome.to_dict()
+        if "Records" in event:
+            response = process_partial_response(
+                event=event, record_handler=on_record, processor=processor, context=context
+            )
+            return dict(response)
+        return Outcome(DLQ, "", "malformed", reason="unknown event shape").to_dict()
+
+    return handler
+
+
+__all__ = ["RETRY", "make_handler"]

@@ -1,0 +1,201 @@
+"""The Fargate worker: drains one task type's work queue, one task at a time.
+
+* Long-polls the work queue; the received message is hidden for ``lease`` seconds.
+* While the task runs, a heartbeat every ``heartbeat`` seconds extends both the message's
+  visibility and the record's lease, so a task may run for hours; the handler can also
+  call ``ctx.heartbeat()``.
+* If the worker dies (kill -9), the heartbeats stop: within ``lease`` seconds the message
+  reappears and the lease has expired, so another worker retakes the task. The record's
+  ``expect_attempts`` guard means the dead attempt can never also finish it.
+* On SIGTERM it stops pulling, lets the running task finish within ``stop_timeout``, or
+  else releases it (the attempt is given back, the message made visible at once) so
+  another worker takes it -- nothing is lost.
+* While busy it turns on ECS task scale-in protection, off again when idle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from ..envelope import Malformed, parse
+from ..errors import InvalidTransition, TaskNotFound
+from ..model import TaskState
+from ..ports import InMessage, OutMessage
+from .deadletter import dead_letter
+from .outcome import ACK, DLQ, HOLD, RETRY, Outcome
+from .protection import TaskProtection
+
+logger = Logger(service="conveyor-worker")
+RECYCLE_AT = 50
+
+
+class Worker:
+    def __init__(
+        self,
+        runtime: Any,
+        task_type: str,
+        *,
+        heartbeat: float = 30.0,
+        lease: float | None = None,
+        stop_timeout: float = 110.0,
+        wait_seconds: int = 20,
+        hold_seconds: float = 20.0,
+        protection: TaskProtection | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.task_type = runtime.catalog.get(task_type)
+        self.queue = runtime.topology.work_queue(task_type)
+        self.heartbeat = heartbeat
+        self.lease = lease if lease is not None else max(3 * heartbeat, 30.0)
+        self.stop_timeout = stop_timeout
+        self.wait_seconds = wait_seconds
+        self.hold_seconds = hold_seconds
+        self.protection = protection or TaskProtection()
+        self.runner = runtime.runner()
+        self.completed = 0
+        self.released = 0
+
+    def run(self, stop: threading.Event) -> None:
+        logger.info("worker started", extra={"queue": self.queue})
+        while not stop.is_set():
+            try:
+                messages = self.runtime.lanes.receive(
+                    self.queue,
+                    max_messages=1,
+                    wait_seconds=self.wait_seconds,
+                    visibility=int(self.lease),
+                )
+            except Exception:
+                logger.exception("receive failed")
+                stop.wait(1.0)
+                continue
+            for message in messages:
+                self.handle(message, stop)
+            if not messages:
+                self._protect(False)
+        self._protect(False)
+        logger.info(
+            "worker stopped", extra={"completed": self.completed, "released": self.released}
+        )
+
+    def _protect(self, enabled: bool) -> None:
+        try:
+            self.protection.set(enabled)
+        except Exception:
+            logger.exception("could not set task scale-in protection")
+
+    def handle(self, message: InMessage, stop: threading.Event) -> None:
+        lanes = self.runtime.lanes
+        try:
+            env = parse(message.body)
+        except Malformed as exc:
+            self._settle(message, Outcome(DLQ, "", "malformed", reason=str(exc)))
+            return
+        paused = self.runtime.store.paused()
+        if ("type", env.task_type) in paused or ("tenant", env.tenant) in paused:
+            self._settle(
+                message,
+                Outcome(HOLD, env.task_id, "paused", delay=self.hold_seconds, reason="paused"),
+            )
+            return
+        self._protect(True)
+        lock = threading.Lock()
+        last_beat = [time.monotonic()]
+
+        def beat() -> None:
+            with lock:
+                last_beat[0] = time.monotonic()
+                lanes.change_visibility(self.queue, message.receipt, int(self.lease))
+                now = int(self.runtime.clock.now() * 1000)
+                with contextlib.suppress(InvalidTransition, TaskNotFound):
+                    self.runtime.store.update(
+                        env.task_id,
+                        {"lease_until": now + int(self.lease * 1000)},
+                        states=[TaskState.RUNNING],
+                    )
+
+        def ctx_beat() -> None:
+            if time.monotonic() - last_beat[0] >= min(5.0, self.heartbeat):
+                beat()
+
+        box: dict[str, Outcome] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["outcome"] = self.runner.run(
+                    env, lease_seconds=self.lease, on_heartbeat=ctx_beat
+                )
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=work, daemon=True, name=f"task-{env.task_id}")
+        thread.start()
+        stop_deadline: float | None = None
+        while not done.wait(0.1):
+            if time.monotonic() - last_beat[0] >= self.heartbeat:
+                beat()
+            if stop.is_set() and stop_deadline is None:
+                stop_deadline = time.monotonic() + self.stop_timeout
+                logger.info(
+                    "stopping: waiting for the running task",
+                    extra={"task_id": env.task_id, "seconds": self.stop_timeout},
+                )
+            if stop_deadline is not None and time.monotonic() >= stop_deadline:
+                self._release(env.task_id, message)
+                return
+        outcome = box.get("outcome") or Outcome(RETRY, env.task_id, "retryable", delay=5.0)
+        self._settle(message, outcome)
+        self.completed += 1
+
+    def _release(self, task_id: str, message: InMessage) -> None:
+        """Give the attempt back and make the message visible now (SIGTERM timeout)."""
+        record = self.runtime.store.get(task_id)
+        if record is not None and record.state is TaskState.RUNNING:
+            now = int(self.runtime.clock.now() * 1000)
+            with contextlib.suppress(InvalidTransition, TaskNotFound):
+                self.runtime.store.transition(
+                    task_id,
+                    TaskState.QUEUED,
+                    {"lease_until": None, "queued_at": now},
+                    now,
+                    expect_attempts=record.attempts,
+                    increments={"attempts": -1},
+                )
+        self.runtime.lanes.change_visibility(self.queue, message.receipt, 0)
+        self.released += 1
+        logger.info("released the running task", extra={"task_id": task_id})
+
+    def _settle(self, message: InMessage, outcome: Outcome) -> None:
+        lanes = self.runtime.lanes
+        if outcome.action == ACK:
+            lanes.delete(self.queue, [message.receipt])
+        elif outcome.action in (RETRY, HOLD):
+            delay = int(min(43_200, max(0, round(outcome.delay))))
+            if message.receive_count >= RECYCLE_AT:
+                env = parse(message.body)
+                lanes.send(
+                    self.queue,
+                    [
+                        OutMessage(
+                            body=message.body,
+                            group=env.tenant,
+                            delay=min(delay, 900),
+                            id=env.task_id,
+                        )
+                    ],
+                )
+                lanes.delete(self.queue, [message.receipt])
+            else:
+                lanes.change_visibility(self.queue, message.receipt, delay)
+        elif outcome.action == DLQ:
+            now = int(self.runtime.clock.now() * 1000)
+            lanes.send(
+                self.runtime.topology.dlq, [dead_letter(message.body, outcome, self.queue, now)]
+            )
+            lanes.delete(self.queue, [message.receipt])
