@@ -18,7 +18,7 @@ install: $(STAMP)
 
 ## Run the example catalog end to end on the embedded dev cloud.
 demo: $(STAMP)
-	$(BIN)/conveyor demo
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/conveyor demo
 
 ## Lint, type-check and run the whole suite (unit, integration, infra, e2e).
 test: $(STAMP) lint typecheck

@@ -159,7 +159,7 @@ def demo(tasks: Annotated[int, typer.Option(help="tasks to submit")] = 1000) -> 
     """Run the example catalog end to end on a fresh dev cloud and print a summary."""
     from .local.demo import run_demo
 
-    raise typer.Exit(run_demo(tasks=tasks, console=console))
+    raise typer.Exit(run_demo(tasks=tasks, console=Console(width=max(console.width, 130))))
 
 
 def main() -> None:

@@ -49,15 +49,29 @@ class DevCloud:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> DevCloud:
-        import logging
+        """Run moto server in a child process (its own interpreter, so it uses another
+        core instead of sharing our GIL), wait until it answers, then provision."""
+        import subprocess
+        import sys
+        import time
+        import urllib.request
 
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         if not self.port:
             self.port = free_port()
-        self.server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
-        self.server.start()
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if self.server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto server did not start on {self.endpoint}") from None
+                time.sleep(0.1)
         self.provisioned = provision(self.clients(), self.topology, self.catalog)
         return self
 
@@ -79,7 +93,11 @@ class DevCloud:
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.stop()
+            self.server.terminate()
+            try:
+                self.server.wait(10)
+            except Exception:
+                self.server.kill()
             self.server = None
 
     def __enter__(self) -> DevCloud:
