@@ -164,7 +164,8 @@ def demo(tasks: Annotated[int, typer.Option(help="tasks to submit")] = 1000) -> 
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except ConveyorError as exc:
         err_console.print(f"[red]{type(exc).__name__}[/]: {exc}")
         sys.exit(2)

@@ -75,5 +75,9 @@ class AwsClients:
         return self.client("events")
 
     @property
+    def lambda_(self) -> Any:
+        return self.client("lambda")
+
+    @property
     def scheduler(self) -> Any:
         return self.client("scheduler")

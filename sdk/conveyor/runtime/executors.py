@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
+from botocore.config import Config
+
 from ..catalog import TaskType
 from ..envelope import Envelope
 from .outcome import HOLD, RETRY, Outcome
@@ -49,6 +51,16 @@ def function_name(prefix: str, task_type: str) -> str:
 
 
 class LambdaExecutor:
+    """``lambda_client`` should not retry throttles itself (see ``CLIENT_CONFIG``): the
+    dispatcher must see each 429 to hold the task and to shrink its window."""
+
+    CLIENT_CONFIG = Config(
+        retries={"total_max_attempts": 1},
+        read_timeout=900,
+        connect_timeout=5,
+        max_pool_connections=64,
+    )
+
     def __init__(
         self,
         lambda_client: Any,
