@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +26,7 @@ for _k, _v in {
     "AWS_DEFAULT_REGION": "us-east-1",
 }.items():
     os.environ.setdefault(_k, _v)
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from moto import mock_aws  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -35,6 +37,7 @@ from conveyor.aws import AwsClients, DynamoTaskStore, SqsLanes  # noqa: E402
 from conveyor.aws.accounting import RequestCounter  # noqa: E402
 from conveyor.cost import per_million  # noqa: E402
 from conveyor.local.provision import provision  # noqa: E402
+from conveyor.runtime.bootstrap import aws_runtime  # noqa: E402
 from conveyor.topology import Topology  # noqa: E402
 from examples.catalog import catalog  # noqa: E402
 
@@ -131,14 +134,91 @@ def naive_baseline(tasks: int) -> dict[str, Any]:
     return _row("naive boto3 (baseline)", counter, tasks, time.perf_counter() - start)
 
 
+def lifecycle_conveyor(tasks: int, *, events: bool = True) -> dict[str, Any]:
+    """submit_many -> dispatcher service loop -> executor -> SUCCEEDED, every request
+    counted (long-poll receives on idle lanes included)."""
+    prefix = "b3" if events else "b4"
+    counter = RequestCounter({f"{prefix}-tasks": [("type", "id")]})
+    topology = Topology(prefix=prefix)
+    provision(AwsClients(region="us-east-1"), topology, catalog)
+    runtime = aws_runtime(catalog, topology, AwsClients(region="us-east-1", counter=counter))
+    if not events:
+        runtime.events = None  # a type declared with events=False
+    for lane in topology.lanes:
+        runtime.lanes.url(lane)
+    client = runtime.client()
+    dispatcher = runtime.dispatcher(pause_refresh=3600)
+    counter.reset()
+    start = time.perf_counter()
+    for offset in range(0, tasks, 100):
+        client.submit_many(
+            [SubmitRequest("send_welcome_email", PAYLOAD) for _ in range(min(100, tasks - offset))]
+        )
+    stop = threading.Event()
+    service = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"wait_seconds": 2})
+    service.start()  # the production loop: per-lane long-polling pullers
+    deadline = time.monotonic() + 600
+    while dispatcher.stats.kinds["ok"] < tasks and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    service.join()
+    seconds = time.perf_counter() - start
+    label = "on" if events else "off"
+    row = _row(f"conveyor lifecycle (events {label})", counter, tasks, seconds)
+    done = client.list(task_type="send_welcome_email", state="SUCCEEDED", limit=1000)
+    assert len(done.records) == tasks, "every task must succeed"
+    return row
+
+
+def lifecycle_naive(tasks: int) -> dict[str, Any]:
+    """The hand-wired loop: put + send; receive one, mark RUNNING, run, mark SUCCEEDED,
+    delete -- one call each, no batching, no dedup, no events."""
+    counter = RequestCounter()
+    aws = AwsClients(region="us-east-1")
+    aws.dynamodb.create_table(
+        TableName="naive2-tasks",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    url = aws.sqs.create_queue(QueueName="naive2-queue")["QueueUrl"]
+    counted = AwsClients(region="us-east-1", counter=counter)
+    ddb, sqs = counted.dynamodb, counted.sqs
+    start = time.perf_counter()
+    for _ in range(tasks):
+        task_id = str(uuid.uuid4())
+        body = json.dumps({"id": task_id, "type": "send_welcome_email", "payload": PAYLOAD})
+        ddb.put_item(
+            TableName="naive2-tasks",
+            Item={"id": {"S": task_id}, "state": {"S": "QUEUED"}, "body": {"S": body}},
+        )
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    for _ in range(tasks):
+        message = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+        task_id = json.loads(message["Body"])["id"]
+        for state in ("RUNNING", "SUCCEEDED"):
+            ddb.update_item(
+                TableName="naive2-tasks",
+                Key={"id": {"S": task_id}},
+                UpdateExpression="SET #s = :s",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":s": {"S": state}},
+                ReturnValues="ALL_NEW",
+            )
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return _row("naive lifecycle (baseline)", counter, tasks, time.perf_counter() - start)
+
+
 def render(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
     for column in (
         "approach",
         "tasks",
         "AWS requests/task",
-        "DynamoDB WRU/task",
+        "DDB WRU/task",
+        "DDB RRU/task",
         "SQS units/task",
+        "events/task",
         "USD per 1M tasks",
         "vs baseline",
         "wall s (moto)",
@@ -152,17 +232,25 @@ def render(rows: list[dict[str, Any]], title: str) -> None:
             str(row["tasks"]),
             f"{row['requests_per_task']:.2f}",
             f"{units.get('ddb_wru', 0):.2f}",
+            f"{units.get('ddb_rru', 0):.2f}",
             f"{units.get('sqs_requests', 0):.2f}",
+            f"{units.get('events', 0):.2f}",
             f"${row['usd_per_million_tasks']:.3f}",
             f"{row['usd_per_million_tasks'] / base:.2f}x" if base else "-",
             f"{row['wall_seconds']:.2f}",
         )
-    Console(width=140).print(table)
+    Console(width=170).print(table)
 
 
-def run(tasks: int) -> list[dict[str, Any]]:
+def run(tasks: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     with mock_aws():
-        return [naive_baseline(tasks), submit_one_by_one(tasks), submit_batched(tasks)]
+        submit = [naive_baseline(tasks), submit_one_by_one(tasks), submit_batched(tasks)]
+        lifecycle = [
+            lifecycle_naive(tasks),
+            lifecycle_conveyor(tasks),
+            lifecycle_conveyor(tasks, events=False),
+        ]
+    return submit, lifecycle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,11 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
-    rows = run(args.tasks)
-    render(rows, f"Submit cost, {args.tasks} tasks (us-east-1 list prices)")
+    submit, lifecycle = run(args.tasks)
+    render(submit, f"Submit cost, {args.tasks} tasks (us-east-1 list prices)")
+    render(
+        lifecycle,
+        f"Whole lifecycle, submit -> SUCCEEDED, {args.tasks} tasks "
+        "(compute excluded: the same for both)",
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"submit": submit, "lifecycle": lifecycle}, indent=2))
     return 0
 
 

@@ -114,3 +114,18 @@ def test_sigterm_lets_a_short_task_finish_first(cloud, ledger_dir):
     record = client.get(task_id)
     assert (record.state, record.attempts) == (TaskState.SUCCEEDED, 1)
     assert ledger.effects()[task_id] == 1
+
+
+def test_cancelling_a_running_task_stops_it_through_its_context(cloud, ledger_dir):
+    client, task_id = submit_and_forward(cloud, {"chunks": 60, "chunk_seconds": 0.25})
+    worker = start_worker(cloud, ledger_dir)
+    try:
+        wait_for(lambda: (ledger_dir / f"started-{task_id}-1").exists())
+        assert client.cancel(task_id).cancel_requested
+        record = wait_for(lambda: (r := client.get(task_id)).terminal and r, timeout=30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    assert record.state is TaskState.CANCELLED
+    assert record.run_ms < 15_000  # stopped well before its 15 s of work
+    assert ledger.effects()[task_id] == 0

@@ -7,8 +7,8 @@ For each message pulled from a lane it
 * holds it (back to the lane, hidden for ``hold_seconds`` plus up to 50% jitter, so a
   resume releases held tasks spread out, not as a herd) if its type or tenant is paused;
 * keeps it in a small per-lane buffer while its type is at its concurrency quota; one
-  that waits longer than ``buffer_seconds`` is released to the lane so the buffer never
-  blocks other types;
+  that waits longer than ``buffer_seconds`` (default 45 s, inside the lanes' 60 s
+  visibility) is released to the lane, so nothing is redelivered behind our back;
 * otherwise hands it to the executor of its type: Lambda types run one task per
   invocation; Fargate types are forwarded, in batches, to the type's work queue.
 
@@ -94,8 +94,9 @@ class Dispatcher:
         rng: random.Random | None = None,
         max_in_flight: int = 64,
         buffer_per_lane: int = 10,
-        buffer_seconds: float = 10.0,
+        buffer_seconds: float = 45.0,
         hold_seconds: float = 20.0,
+        flush_every: float = 0.25,
         pause_refresh: float = 2.0,
     ) -> None:
         self.catalog = catalog
@@ -110,6 +111,9 @@ class Dispatcher:
         self.buffer_per_lane = buffer_per_lane
         self.buffer_seconds = buffer_seconds
         self.hold_seconds = hold_seconds
+        #: Seconds a finished message may wait for its batched ack (the service loop
+        #: flushes at 10 pending or after this long, whichever comes first).
+        self.flush_every = flush_every
         self.pause_refresh = pause_refresh
         self.picker = WeightedLanePicker(
             {p: topology.lanes_of(p) for p in PRIORITY_WEIGHTS}, PRIORITY_WEIGHTS
@@ -124,6 +128,8 @@ class Dispatcher:
         self._recycle: list[tuple[str, InMessage, int]] = []
         self._paused: frozenset[tuple[str, str]] = frozenset()
         self._paused_at = -1e18
+        self._next_poll: dict[str, float] = {}
+        self._empty_wait: dict[str, float] = {}
         self._lock = threading.RLock()
 
     # -- one pass -------------------------------------------------------------------------
@@ -132,16 +138,29 @@ class Dispatcher:
         """Pull every lane that has room, dispatch, collect finished attempts, flush.
         Returns how many messages were pulled or settled in this pass."""
         pulled = 0
+        now = time.monotonic()
         for lane in self.topology.lanes:
             room = self.buffer_per_lane - len(self.buffers[lane])
-            if room > 0 and self._capacity() > 0:
+            if room > 0 and self._capacity() > 0 and now >= self._next_poll.get(lane, 0.0):
                 messages = self.lanes.receive(lane, max_messages=min(10, room))
                 pulled += len(messages)
+                self._backoff_empty(lane, now, bool(messages))
                 self.ingest(lane, messages)
         self.dispatch()
         settled = self.collect()
         self.flush()
         return pulled + settled
+
+    def _backoff_empty(self, lane: str, now: float, got: bool) -> None:
+        """After an empty receive, wait before polling that lane again (0.05 s doubling to
+        1 s), so a stepped dispatcher does not spend requests on empty lanes."""
+        if got:
+            self._empty_wait[lane] = 0.0
+            self._next_poll[lane] = 0.0
+        else:
+            wait = min(1.0, max(0.05, self._empty_wait.get(lane, 0.0) * 2))
+            self._empty_wait[lane] = wait
+            self._next_poll[lane] = now + wait
 
     def _capacity(self) -> int:
         buffered = sum(len(b) for b in self.buffers.values())
@@ -269,6 +288,16 @@ class Dispatcher:
         elif outcome.action == DLQ:
             self._dead.append((lane, message, outcome))
 
+    def pending(self) -> int:
+        """Messages whose ack, forward or dead letter waits for the next flush."""
+        with self._lock:
+            return (
+                sum(map(len, self._acks.values()))
+                + sum(map(len, self._forward.values()))
+                + len(self._dead)
+                + len(self._recycle)
+            )
+
     def flush(self) -> None:
         """Send forwards and dead letters, then delete what they replace (in that order,
         so a crash in between duplicates at worst and never loses)."""
@@ -371,11 +400,15 @@ class Dispatcher:
         ]
         for thread in threads:
             thread.start()
+        last_flush = time.monotonic()
         while not stop.is_set():
             try:
                 self.dispatch()
                 self.collect()
-                self.flush()
+                now = time.monotonic()
+                if self.pending() >= 10 or now - last_flush >= self.flush_every:
+                    self.flush()
+                    last_flush = now
             except Exception:
                 logger.exception("dispatch pass failed")
             stop.wait(0.02)
