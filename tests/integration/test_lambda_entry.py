@@ -35,11 +35,13 @@ def test_dispatcher_invoke_returns_the_outcome(tmp_path, monkeypatch, capsys):
     rt, handler = setup(tmp_path, monkeypatch)
     task_id = rt.client().submit("work", {"mode": "ok"}).task_id
     response = handler({"conveyor": body_of(rt, task_id)}, Context())
-    assert (response["action"], response["kind"], response["state"]) == ("ack", "ok",
-                                                                         "SUCCEEDED")
+    assert (response["action"], response["kind"], response["state"]) == ("ack", "ok", "SUCCEEDED")
     assert ledger.effects()[task_id] == 1
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-           if line.startswith("{") and "_aws" in line]
+    emf = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "_aws" in line
+    ]
     assert any("outcome_ok" in doc for doc in emf)  # metrics flushed as EMF, no API call
 
 
@@ -49,11 +51,20 @@ def test_sqs_batch_reports_partial_failures(tmp_path, monkeypatch):
     ok = client.submit("work", {"mode": "ok"}).task_id
     flaky = client.submit("work", {"mode": "flaky", "ok_at": 2}).task_id
     fatal = client.submit("work", {"mode": "fatal"}).task_id
-    records = [{"messageId": f"m{i}", "receiptHandle": "r", "body": body_of(rt, t),
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q"}
-               for i, t in enumerate([ok, flaky, fatal])]
+    records = [
+        {
+            "messageId": f"m{i}",
+            "receiptHandle": "r",
+            "body": body_of(rt, t),
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        }
+        for i, t in enumerate([ok, flaky, fatal])
+    ]
     records.append({**records[0], "messageId": "m3", "body": "garbage"})
     response = handler({"Records": records}, Context())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # the retry only

@@ -28,8 +28,7 @@ def test_protection_calls_the_agent_once_per_change():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        protection = TaskProtection(f"http://127.0.0.1:{server.server_port}",
-                                    expires_minutes=30)
+        protection = TaskProtection(f"http://127.0.0.1:{server.server_port}", expires_minutes=30)
         assert protection.set(True) == {"protection": {"ProtectionEnabled": True}}
         assert protection.set(True) is None  # unchanged: no call
         protection.set(False)

@@ -171,6 +171,7 @@ def run_demo(
                 for request, result in zip(chunk, client.submit_many(chunk), strict=True):
                     expected[result.task_id] = expected_state(request, False, False)
             client.pause(tenant="tenant-99")  # so the batch cannot start before we cancel it
+            time.sleep(1.0)  # > the dispatcher's pause refresh (0.5 s)
             for result in client.submit_many(batch):
                 expected[result.task_id] = TaskState.CANCELLED
             cancelled = client.cancel_many(tag="cancel-me", task_type="nightly_report")

@@ -68,6 +68,7 @@ class _Running:
     message: InMessage
     task_type: TaskType
     future: Future[Outcome]
+    extended_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class Dispatcher:
         buffer_seconds: float = 45.0,
         hold_seconds: float = 20.0,
         flush_every: float = 0.25,
+        lane_visibility: int = 60,
         pause_refresh: float = 2.0,
     ) -> None:
         self.catalog = catalog
@@ -114,6 +116,8 @@ class Dispatcher:
         #: Seconds a finished message may wait for its batched ack (the service loop
         #: flushes at 10 pending or after this long, whichever comes first).
         self.flush_every = flush_every
+        self.lane_visibility = lane_visibility
+        self.extend_every = lane_visibility / 2
         self.pause_refresh = pause_refresh
         self.picker = WeightedLanePicker(
             {p: topology.lanes_of(p) for p in PRIORITY_WEIGHTS}, PRIORITY_WEIGHTS
@@ -265,6 +269,7 @@ class Dispatcher:
             for item in self.running:  # one look per future: it may finish meanwhile
                 (done if item.future.done() else pending).append(item)
             self.running = pending
+            self._extend(pending)
             for item in done:
                 self.in_flight[item.task_type.name] -= 1
                 try:
@@ -274,6 +279,22 @@ class Dispatcher:
                     outcome = Outcome(RETRY, "", "retryable", delay=5.0, reason=str(exc))
                 self._settle(item.lane, item.message, outcome)
             return len(done)
+
+    def _extend(self, running: list[_Running]) -> None:
+        """Keep lane messages of long attempts hidden: every ``extend_every`` seconds their
+        visibility is pushed ``lane_visibility`` seconds out. Lanes can then keep a short
+        visibility (a crashed dispatcher's messages return within a minute) while one
+        attempt may run up to Lambda's 15 minutes."""
+        now = time.monotonic()
+        for item in running:
+            if now - item.extended_at >= self.extend_every:
+                item.extended_at = now
+                try:
+                    self.lanes.change_visibility(
+                        item.lane, item.message.receipt, self.lane_visibility
+                    )
+                except Exception:
+                    logger.exception("could not extend a lane message")
 
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1

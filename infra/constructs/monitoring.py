@@ -1,0 +1,114 @@
+"""Alarms on what needs a human (anything in the DLQ; lanes whose oldest message is too
+old) and one dashboard per deployment: depth and age per lane, throughput, outcomes,
+retries, the DLQ, and queue wait against run time (from the executors' EMF metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+MINUTE = Duration.minutes(1)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dashboard_name: str,
+        lanes: Mapping[str, sqs.IQueue],
+        dlq: sqs.IQueue,
+        namespace: str,
+        service: str,
+        max_age_seconds: int = 900,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarms: list[cw.Alarm] = []
+        self.dlq_alarm = cw.Alarm(
+            self,
+            "DlqDepth",
+            metric=dlq.metric_approximate_number_of_messages_visible(
+                period=MINUTE, statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description="tasks failed for good: see `conveyor dlq list`",
+        )
+        self.alarms.append(self.dlq_alarm)
+        for index, (name, queue) in enumerate(lanes.items()):
+            self.alarms.append(
+                cw.Alarm(
+                    self,
+                    f"LaneAge{index}",
+                    metric=queue.metric_approximate_age_of_oldest_message(
+                        period=MINUTE, statistic="Maximum"
+                    ),
+                    threshold=max_age_seconds,
+                    evaluation_periods=3,
+                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                    alarm_description=f"{name}: oldest task waits over {max_age_seconds}s",
+                )
+            )
+
+        def emf(metric: str, statistic: str = "Sum") -> cw.Metric:
+            return cw.Metric(
+                namespace=namespace,
+                metric_name=metric,
+                dimensions_map={"service": service},
+                period=MINUTE,
+                statistic=statistic,
+            )
+
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Lane depth",
+                width=12,
+                left=[
+                    q.metric_approximate_number_of_messages_visible(period=MINUTE, label=n)
+                    for n, q in lanes.items()
+                ],
+            ),
+            cw.GraphWidget(
+                title="Oldest task age (s)",
+                width=12,
+                left=[
+                    q.metric_approximate_age_of_oldest_message(period=MINUTE, label=n)
+                    for n, q in lanes.items()
+                ],
+            ),
+            cw.GraphWidget(
+                title="Throughput and outcomes",
+                width=12,
+                left=[
+                    emf("outcome_ok"),
+                    emf("outcome_retryable"),
+                    emf("outcome_throttled"),
+                    emf("outcome_fatal"),
+                    emf("outcome_expired"),
+                ],
+            ),
+            cw.GraphWidget(
+                title="Queue wait vs run time (ms, p90)",
+                width=12,
+                left=[emf("queue_wait", "p90"), emf("run_time", "p90")],
+            ),
+            cw.SingleValueWidget(
+                title="DLQ",
+                width=6,
+                metrics=[dlq.metric_approximate_number_of_messages_visible(period=MINUTE)],
+            ),
+            cw.AlarmStatusWidget(title="Alarms", width=18, alarms=list(self.alarms)),
+        )
+
+    @property
+    def alarm_count(self) -> int:
+        return len(self.alarms)

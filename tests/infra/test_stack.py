@@ -1,0 +1,290 @@
+"""The synthesized template for the example catalog: every property the platform relies
+on, cdk-nag clean (synth would fail otherwise), cfn-lint clean, and in parity with what
+the dev cloud provisions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from aws_cdk.assertions import Match
+
+from conveyor.local.provision import provision
+from conveyor.policy.scaling import ScalingRule
+from examples.catalog import catalog
+
+pytestmark = pytest.mark.infra
+
+
+def test_resource_counts(synth, capsys):
+    counts = Counter(r["Type"] for r in synth.json["Resources"].values())
+    with capsys.disabled():
+        print("\nresources per type:", json.dumps(dict(sorted(counts.items())), indent=1))
+    assert counts["AWS::SQS::Queue"] == 3 + 1 + 1  # lanes, one Fargate work queue, DLQ
+    assert counts["AWS::Lambda::Function"] == 4
+    assert counts["AWS::ECS::Service"] == 2
+    assert counts["AWS::DynamoDB::Table"] == 1
+    assert counts["AWS::Events::EventBus"] == 1
+    assert counts["AWS::CloudWatch::Dashboard"] == 1
+    assert counts["AWS::EC2::NatGateway"] == 0
+
+
+def test_queues_are_encrypted_tls_only_and_dead_letter(synth):
+    queues = synth.resources("AWS::SQS::Queue")
+    names = {q["Properties"]["QueueName"] for q in queues.values()}
+    assert names == {
+        "conveyor-test-lane-high-0",
+        "conveyor-test-lane-normal-0",
+        "conveyor-test-lane-low-0",
+        "conveyor-test-work-reindex_catalog",
+        "conveyor-test-dlq",
+    }
+    for queue in queues.values():
+        props = queue["Properties"]
+        assert props["SqsManagedSseEnabled"] is True
+        if props["QueueName"] != "conveyor-test-dlq":
+            assert props["RedrivePolicy"]["maxReceiveCount"] == 100
+    for policy in synth.resources("AWS::SQS::QueuePolicy").values():
+        statement = policy["Properties"]["PolicyDocument"]["Statement"][0]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert len(synth.resources("AWS::SQS::QueuePolicy")) == 5
+
+
+def test_work_queue_visibility_covers_the_heartbeat_window(synth):
+    queue = next(
+        q
+        for q in synth.resources("AWS::SQS::Queue").values()
+        if q["Properties"]["QueueName"].endswith("reindex_catalog")
+    )
+    assert queue["Properties"]["VisibilityTimeout"] == 600
+
+
+def test_table(synth):
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": "conveyor-test-tasks",
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "by_type",
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    "KeySchema": [
+                        {"AttributeName": "type", "KeyType": "HASH"},
+                        {"AttributeName": "id", "KeyType": "RANGE"},
+                    ],
+                }
+            ],
+        },
+    )
+
+
+def test_bucket(synth):
+    synth.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [Match.object_like({"ExpirationInDays": 30, "Status": "Enabled"})]
+                )
+            },
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_lambda_executors(synth):
+    functions = {
+        f["Properties"]["FunctionName"]: f["Properties"]
+        for f in synth.resources("AWS::Lambda::Function").values()
+    }
+    assert set(functions) == {
+        "conveyor-test-send-welcome-email",
+        "conveyor-test-make-thumbnail",
+        "conveyor-test-nightly-report",
+        "conveyor-test-call-webhook",
+    }
+    email = functions["conveyor-test-send-welcome-email"]
+    assert email["ReservedConcurrentExecutions"] == 20  # the type's concurrency quota
+    assert email["Timeout"] == 40  # the task's 30 s plus the runner's grace
+    assert email["MemorySize"] == 512
+    assert email["TracingConfig"] == {"Mode": "Active"}
+    assert email["Handler"] == "functions.executor.app.handler"
+    assert email["Environment"]["Variables"]["CONVEYOR_CATALOG"] == "examples.catalog"
+    assert "Powertools" in json.dumps(email["Layers"])
+    assert functions["conveyor-test-make-thumbnail"]["MemorySize"] == 1024
+    assert "ReservedConcurrentExecutions" not in functions["conveyor-test-nightly-report"]
+
+
+def test_fargate_worker_service(synth):
+    synth.template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    )
+    synth.template.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "ServiceName": "conveyor-test-reindex-catalog",
+            "DesiredCount": 0,
+            "DeploymentConfiguration": Match.object_like(
+                {"DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}}
+            ),
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "ENABLED"})
+            },
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::ECS::Service", {"ServiceName": "conveyor-test-dispatcher", "DesiredCount": 1}
+    )
+    definitions = [d["Properties"] for d in synth.resources("AWS::ECS::TaskDefinition").values()]
+    worker = next(d for d in definitions if d["ContainerDefinitions"][0]["Name"] == "worker")
+    assert (worker["Cpu"], worker["Memory"]) == ("1024", "2048")
+    container = worker["ContainerDefinitions"][0]
+    assert container["StopTimeout"] == 120
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env["CONVEYOR_TASK_TYPE"] == "reindex_catalog"
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    statements = json.dumps(synth.resources("AWS::IAM::Policy"))
+    assert "ecs:UpdateTaskProtection" in statements
+    for group in synth.resources("AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == 30
+
+
+def test_queue_depth_scaling_follows_the_rule_table(synth):
+    synth.template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {"MinCapacity": 0, "MaxCapacity": 4, "ScalableDimension": "ecs:service:DesiredCount"},
+    )
+    policies = [
+        p["Properties"]
+        for p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    ]
+    exact = [
+        p["StepScalingPolicyConfiguration"]
+        for p in policies
+        if p["StepScalingPolicyConfiguration"]["AdjustmentType"] == "ExactCapacity"
+    ]
+    steps = sorted(
+        (
+            s["ScalingAdjustment"],
+            s.get("MetricIntervalLowerBound"),
+            s.get("MetricIntervalUpperBound"),
+        )
+        for c in exact
+        for s in c["StepAdjustments"]
+    )
+    rule = ScalingRule(max_workers=4)
+    expected = sorted(
+        [(0, None, 0)] + [(w, lo - 1, None if up is None else up - 1) for lo, up, w in rule.table()]
+    )
+    assert steps == expected
+    alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+    backlog = [a for a in alarms if "Metrics" in a]
+    assert {a["ComparisonOperator"] for a in backlog} == {
+        "GreaterThanOrEqualToThreshold",
+        "LessThanOrEqualToThreshold",
+    }
+    assert any(
+        a.get("MetricName") == "ApproximateAgeOfOldestMessage" and a["Threshold"] == 300
+        for a in alarms
+    )
+
+
+def test_alarms_and_dashboard(synth):
+    alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+    dlq = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    assert dlq
+    assert dlq[0]["Threshold"] == 1
+    lane_age = [
+        a
+        for a in alarms
+        if a.get("MetricName") == "ApproximateAgeOfOldestMessage" and a["Threshold"] == 900
+    ]
+    assert len(lane_age) == 3
+    body = json.dumps(next(iter(synth.resources("AWS::CloudWatch::Dashboard").values())))
+    for title in ("Lane depth", "Oldest task age", "Queue wait vs run time", "DLQ"):
+        assert title in body
+
+
+def test_no_iam_wildcard_actions(synth):
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                assert "*" not in action, action
+
+
+def test_cfn_lint_reports_no_errors(synth):
+    done = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--format", "json", str(synth.template_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    findings = json.loads(done.stdout or "[]")
+    errors = [f for f in findings if f["Level"] == "Error"]
+    assert errors == [], errors
+
+
+def test_dev_cloud_provisions_what_the_template_declares(synth, aws):
+    provisioned = provision(aws, synth.stack.topology, catalog)
+    template_queues = {
+        q["Properties"]["QueueName"] for q in synth.resources("AWS::SQS::Queue").values()
+    }
+    assert set(provisioned.queues) == template_queues
+    table = next(iter(synth.resources("AWS::DynamoDB::Table").values()))["Properties"]
+    described = aws.dynamodb.describe_table(TableName=provisioned.table)["Table"]
+    assert described["TableName"] == table["TableName"]
+    assert described["KeySchema"] == table["KeySchema"]
+    assert [
+        (i["IndexName"], i["KeySchema"], i["Projection"])
+        for i in described["GlobalSecondaryIndexes"]
+    ] == [
+        (i["IndexName"], i["KeySchema"], i["Projection"]) for i in table["GlobalSecondaryIndexes"]
+    ]
+    bus = next(iter(synth.resources("AWS::Events::EventBus").values()))["Properties"]["Name"]
+    assert bus == provisioned.event_bus
+    for name, url in provisioned.queues.items():
+        attrs = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        declared = next(
+            q["Properties"]
+            for q in synth.resources("AWS::SQS::Queue").values()
+            if q["Properties"]["QueueName"] == name
+        )
+        assert int(attrs["VisibilityTimeout"]) == declared.get("VisibilityTimeout", 30), name
