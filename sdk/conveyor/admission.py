@@ -48,6 +48,9 @@ class SubmitRequest:
     at: datetime | None = None
     ttl: float | timedelta | str | None = None
     tags: Sequence[str] = ()
+    #: Minutes of flexible window (EventBridge Scheduler): "run some time in this window
+    #: after the start", for off-peak work. Always takes the Scheduler path.
+    window: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class Admitted:
     delay_seconds: int
     fire_at_ms: int | None
     payload: Any = field(default=None)
+    window: int | None = None
 
     @property
     def scheduled(self) -> bool:
@@ -136,8 +140,15 @@ def admit(
     sha = digest(data)
     offload_key = f"payloads/{tid}/{sha}.json" if len(data) > INLINE_LIMIT else None
 
+    window = request.window
+    if window is not None and (
+        isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 1440
+    ):
+        raise InvalidTiming(f"window= must be whole minutes from 1 to 1440, got {window!r}")
+    scheduled = delay > SQS_MAX_DELAY or window is not None
+    if scheduled and delay < 60:
+        delay = 60.0  # the Scheduler's resolution is a minute: fire no sooner
     not_before = now_ms + int(delay * 1000) if delay > 0 else None
-    scheduled = delay > SQS_MAX_DELAY
     dedup = None if task_type.dedup_window is None else now_ms + int(task_type.dedup_window * 1000)
     record = TaskRecord(
         task_id=tid,
@@ -167,6 +178,7 @@ def admit(
         delay_seconds=0 if scheduled else math.ceil(delay),
         fire_at_ms=not_before if scheduled else None,
         payload=None if offload_key else request.payload,
+        window=window,
     )
 
 

@@ -12,6 +12,7 @@ If the send fails the record is deleted again, so a failed submit leaves nothing
 from __future__ import annotations
 
 import builtins
+import logging
 import os
 import time
 from collections import defaultdict
@@ -53,6 +54,9 @@ from .topology import Topology
 
 if TYPE_CHECKING:
     from .runtime.deadletter import DeadLetters
+
+
+_log = logging.getLogger("conveyor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +154,16 @@ class Conveyor:
         at: datetime | None = None,
         ttl: float | timedelta | str | None = None,
         tags: Sequence[str] = (),
+        window: int | None = None,
     ) -> Submission:
         """Submit one task. Same ID + same payload returns the existing task (``duplicate``)
-        and enqueues nothing; same ID + different payload or type raises TaskConflict."""
+        and enqueues nothing; same ID + different payload or type raises TaskConflict.
+
+        ``delay``/``at`` up to 15 minutes ahead ride on SQS; further ahead (or with a
+        ``window`` of flexible minutes, for off-peak work) the task is SCHEDULED and an
+        EventBridge Scheduler one-time schedule enqueues it. ``at`` in the past runs now."""
         request = SubmitRequest(
-            task_type, payload, task_id, tenant, priority, delay, at, ttl, tuple(tags)
+            task_type, payload, task_id, tenant, priority, delay, at, ttl, tuple(tags), window
         )
         admitted = admit(self.catalog, self.topology, request, now_ms(self.clock))
         result = self._create(admitted)
@@ -224,6 +233,7 @@ class Conveyor:
                 try:
                     self._schedule(item)
                 except Exception:
+                    _log.exception("could not schedule task %s", item.record.task_id)
                     failed.append(item.record.task_id)
                 continue
             by_lane[self.lane_queue(item.record)].append(self._message(item))
@@ -231,6 +241,7 @@ class Conveyor:
             try:
                 failed.extend(self.lanes.send(lane, messages))
             except Exception:
+                _log.exception("could not enqueue %d tasks on %s", len(messages), lane)
                 failed.extend(m.id for m in messages)
         by_id = {a.record.task_id: a for a in admitted}
         for task_id in failed:
@@ -244,22 +255,8 @@ class Conveyor:
     def lane_queue(record: TaskRecord) -> str:
         return record.lane
 
-    @staticmethod
-    def envelope(record: TaskRecord, payload: Any, now: int) -> Envelope:
-        return Envelope(
-            task_id=record.task_id,
-            task_type=record.task_type,
-            tenant=record.tenant,
-            priority=record.priority,
-            sha256=record.payload_sha256,
-            enqueued_at=now,
-            payload=None if record.payload_ref else payload,
-            payload_ref=record.payload_ref,
-            expires_at=record.expires_at,
-        )
-
     def _message(self, item: Admitted) -> OutMessage:
-        body = self.envelope(item.record, item.payload, item.record.created_at).to_json()
+        body = Envelope.for_record(item.record, item.payload, item.record.created_at).to_json()
         return OutMessage(
             body=body, group=item.record.tenant, delay=item.delay_seconds, id=item.record.task_id
         )
@@ -268,9 +265,13 @@ class Conveyor:
         if self.scheduler is None:
             raise ConveyorError("this client has no scheduler for delays over 15 minutes")
         assert item.fire_at_ms is not None
-        body = self.envelope(item.record, item.payload, item.fire_at_ms).to_json()
+        body = Envelope.for_record(item.record, item.payload, item.fire_at_ms).to_json()
         self.scheduler.create_at(
-            item.record.task_id, item.fire_at_ms, self.lane_queue(item.record), body
+            item.record.task_id,
+            item.fire_at_ms,
+            self.lane_queue(item.record),
+            body,
+            window_minutes=item.window,
         )
 
     # -- inspect --------------------------------------------------------------------------
@@ -419,6 +420,73 @@ class Conveyor:
         if tenant is not None:
             targets.append(("tenant", validate_tenant(tenant)))
         return targets
+
+    # -- recurring schedules --------------------------------------------------------------
+
+    def create_schedule(
+        self,
+        task_type: str,
+        expression: str,
+        *,
+        name: str | None = None,
+        timezone: str = "UTC",
+        payload: Any = None,
+        tenant: str = "default",
+        enabled: bool = True,
+    ) -> str:
+        """Create a cron()/rate() schedule whose every firing runs one task (ID derived
+        from the schedule and the scheduled time, so a double firing runs once).
+        Everything is checked first; a bad expression, zone or payload creates nothing."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from .catalog import Schedule
+        from .payload import encode
+        from .policy.expressions import validate_expression
+        from .triggers import NAME_RE, fire_body
+
+        task = self.catalog.get(task_type)
+        text = validate_expression(expression)
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidTiming(f"unknown time zone {timezone!r}") from None
+        encode(payload)
+        validate_tenant(tenant)
+        name = name or task_type
+        if not 1 <= len(name) <= 64 or NAME_RE.search(name):
+            raise InvalidOption(f"schedule name {name!r}: 1-64 characters of [0-9A-Za-z_.-]")
+        if self.scheduler is None:
+            raise ConveyorError("this client has no scheduler")
+        schedule = Schedule(text, name, timezone, payload, tenant, enabled)
+        self.scheduler.create_recurring(
+            name,
+            text,
+            timezone,
+            self.topology.lane_for(task.priority, tenant),
+            fire_body(task_type, schedule, name),
+            enabled=enabled,
+        )
+        return name
+
+    def list_schedules(self) -> builtins.list[dict[str, Any]]:
+        if self.scheduler is None:
+            raise ConveyorError("this client has no scheduler")
+        out: builtins.list[dict[str, Any]] = self.scheduler.list()
+        return out
+
+    def pause_schedule(self, name: str) -> None:
+        self._require_scheduler().set_enabled(name, False)
+
+    def resume_schedule(self, name: str) -> None:
+        self._require_scheduler().set_enabled(name, True)
+
+    def delete_schedule(self, name: str) -> None:
+        self._require_scheduler().delete_schedule(name)
+
+    def _require_scheduler(self) -> Any:
+        if self.scheduler is None:
+            raise ConveyorError("this client has no scheduler")
+        return self.scheduler
 
     # -- dead-letter queue ----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ids import TASK_ID_RE
+from .model import TaskRecord
 
 VERSION = 1
 
@@ -30,6 +31,21 @@ class Envelope:
     payload: Any = None
     payload_ref: str | None = None
     expires_at: int | None = None
+
+    @classmethod
+    def for_record(cls, record: TaskRecord, payload: Any, enqueued_at: int) -> Envelope:
+        """The lane message of a stored task (payload inline unless offloaded)."""
+        return cls(
+            task_id=record.task_id,
+            task_type=record.task_type,
+            tenant=record.tenant,
+            priority=record.priority,
+            sha256=record.payload_sha256,
+            enqueued_at=enqueued_at,
+            payload=None if record.payload_ref else payload,
+            payload_ref=record.payload_ref,
+            expires_at=record.expires_at,
+        )
 
     def to_json(self) -> str:
         body: dict[str, Any] = {

@@ -35,6 +35,8 @@ class Provisioned:
     bucket: str
     queues: dict[str, str] = field(default_factory=dict)
     event_bus: str = ""
+    schedules: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
 
     @property
     def queue_names(self) -> list[str]:
@@ -108,4 +110,71 @@ def provision(clients: AwsClients, topology: Topology, catalog: Catalog) -> Prov
     if topology.event_bus not in buses:
         events.create_event_bus(Name=topology.event_bus)
     out.event_bus = topology.event_bus
+    provision_schedules(clients, topology, catalog, out)
+    provision_triggers(clients, topology, catalog, out)
     return out
+
+
+def provision_schedules(
+    clients: AwsClients, topology: Topology, catalog: Catalog, out: Provisioned
+) -> None:
+    """The schedule group and every catalog schedule (as the stack's CfnSchedules)."""
+    from ..aws.lanes import SqsLanes
+    from ..aws.scheduler import EventBridgeScheduler
+    from ..triggers import fire_body, schedule_name
+
+    client = clients.scheduler
+    groups = {g["Name"] for g in client.list_schedule_groups().get("ScheduleGroups", [])}
+    if topology.schedule_group not in groups:
+        client.create_schedule_group(Name=topology.schedule_group)
+    scheduler = EventBridgeScheduler(client, SqsLanes(clients.sqs), topology)
+    existing = {
+        s["Name"]
+        for s in client.list_schedules(GroupName=topology.schedule_group).get("Schedules", [])
+    }
+    for task_type in catalog:
+        for schedule in task_type.schedules:
+            name = schedule_name(task_type.name, schedule)
+            out.schedules.append(name)
+            if name in existing:
+                continue
+            scheduler.create_recurring(
+                name,
+                schedule.expression,
+                schedule.timezone,
+                topology.lane_for(task_type.priority, schedule.tenant),
+                fire_body(task_type.name, schedule, name),
+                enabled=schedule.enabled,
+            )
+
+
+def provision_triggers(
+    clients: AwsClients, topology: Topology, catalog: Catalog, out: Provisioned
+) -> None:
+    """One rule per catalog trigger on the default bus, targeting the type's lane with the
+    event wrapped by an input transformer (as the stack's rules)."""
+    from ..triggers import trigger_transformer
+
+    events = clients.events
+    for task_type in catalog:
+        for trigger in task_type.triggers:
+            name = f"{topology.prefix}-{trigger.name}"
+            lane = topology.lane_for(task_type.priority, trigger.tenant)
+            arn = clients.sqs.get_queue_attributes(
+                QueueUrl=out.queues[lane], AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            events.put_rule(
+                Name=name, EventPattern=json.dumps(dict(trigger.pattern)), State="ENABLED"
+            )
+            paths, template = trigger_transformer(task_type.name, trigger)
+            events.put_targets(
+                Rule=name,
+                Targets=[
+                    {
+                        "Id": "lane",
+                        "Arn": arn,
+                        "InputTransformer": {"InputPathsMap": paths, "InputTemplate": template},
+                    }
+                ],
+            )
+            out.rules.append(name)

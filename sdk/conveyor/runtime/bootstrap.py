@@ -76,15 +76,18 @@ def aws_runtime(
     catalog: Catalog, topology: Topology, clients: Any, *, clock: Clock | None = None
 ) -> Runtime:
     from ..aws import DynamoTaskStore, EventBridgePublisher, S3PayloadStore, SqsLanes
+    from ..aws.scheduler import EventBridgeScheduler
 
+    lanes = SqsLanes(clients.sqs)
     return Runtime(
         catalog=catalog,
         topology=topology,
         store=DynamoTaskStore(clients.dynamodb, topology.table),
-        lanes=SqsLanes(clients.sqs),
+        lanes=lanes,
         payloads=S3PayloadStore(clients.s3, topology.bucket),
         events=EventBridgePublisher(clients.events, topology.event_bus),
         clock=clock or SystemClock(),
+        scheduler=EventBridgeScheduler(clients.scheduler, lanes, topology),
     )
 
 

@@ -24,6 +24,7 @@ requests a minute per lane.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -33,13 +34,15 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
+from ..admission import admit
 from ..catalog import Catalog, TaskType
 from ..envelope import Envelope, Malformed, parse
-from ..errors import UnknownTaskType
+from ..errors import UnknownTaskType, ValidationError
 from ..model import PRIORITY_WEIGHTS
 from ..policy.picker import WeightedLanePicker
 from ..ports import Clock, InMessage, Lanes, OutMessage, SystemClock, TaskStore
 from ..topology import Topology
+from ..triggers import expand, is_creator
 from .deadletter import dead_letter
 from .executors import Executor
 from .outcome import ACK, DLQ, HOLD, RETRY, Outcome
@@ -119,6 +122,7 @@ class Dispatcher:
         self.lane_visibility = lane_visibility
         self.extend_every = lane_visibility / 2
         self.pause_refresh = pause_refresh
+        self._triggers = {t.name: t for task_type in catalog for t in task_type.triggers}
         self.picker = WeightedLanePicker(
             {p: topology.lanes_of(p) for p in PRIORITY_WEIGHTS}, PRIORITY_WEIGHTS
         )
@@ -184,8 +188,11 @@ class Dispatcher:
         with self._lock:
             self.stats.received += len(messages)
             for message in messages:
+                settled, created = self._from_creator(lane, message, now)
+                if settled:
+                    continue
                 try:
-                    env = parse(message.body)
+                    env = created or parse(message.body)
                     task_type = self.catalog.get(env.task_type)
                 except (Malformed, UnknownTaskType) as exc:
                     kind = "malformed" if isinstance(exc, Malformed) else "unknown-type"
@@ -206,6 +213,46 @@ class Dispatcher:
                     )
                     continue
                 self.buffers[lane].append(_Held(lane, message, env, task_type, now))
+
+    def _from_creator(
+        self, lane: str, message: InMessage, now: float
+    ) -> tuple[bool, Envelope | None]:
+        """A schedule firing or an event becomes a task here (ID derived, so a second
+        delivery is a duplicate). Returns (settled, envelope): (False, env) for a new task,
+        (False, None) for an ordinary message, (True, None) when the message was settled
+        (a duplicate, or dead-lettered with a reason)."""
+        if '"fire"' not in message.body and '"trigger"' not in message.body:
+            return False, None
+        try:
+            data = json.loads(message.body)
+        except ValueError:
+            return False, None
+        if not is_creator(data):
+            return False, None
+        now_ms = int(now * 1000)
+        try:
+            request = expand(data, self._triggers)
+            admitted = admit(self.catalog, self.topology, request, now_ms)
+        except (Malformed, ValidationError) as exc:
+            self._settle(lane, message, Outcome(DLQ, "", "malformed", reason=str(exc)))
+            return True, None
+        if admitted.offload_key:
+            self.runner.payloads.put(admitted.offload_key, admitted.payload_bytes)
+        record, fresh = self.store.create(admitted.record, now_ms)
+        if not fresh:
+            same = record.payload_sha256 == admitted.record.payload_sha256
+            self._settle(
+                lane,
+                message,
+                Outcome(
+                    ACK if same else DLQ,
+                    record.task_id,
+                    "duplicate" if same else "malformed",
+                    reason="" if same else "derived task ID already used by another payload",
+                ),
+            )
+            return True, None
+        return False, Envelope.for_record(record, admitted.payload, now_ms)
 
     def _eligible(self, task_type: TaskType) -> bool:
         if task_type.executor == "fargate":
