@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,7 +45,7 @@ def test_every_boundary_fires_once_and_only_once_when_ticks_overlap():
     start = datetime(2027, 3, 28, 0, 0, tzinfo=UTC)
     ticks = [start + timedelta(minutes=7 * i) for i in range(40)]
     fired = []
-    for before, after in zip(ticks, ticks[1:], strict=False):
+    for before, after in itertools.pairwise(ticks):
         fired += fire_times("cron(*/15 * * * ? *)", "Europe/Paris", before, after)
     assert len(fired) == len(set(fired)) == (ticks[-1] - start) // timedelta(minutes=15)
     assert all(t.astimezone(UTC).minute % 15 == 0 for t in fired)
