@@ -1,0 +1,29 @@
+"""Lambda entry point of the HTTP submit API: thin by design (see conveyor.runtime.http_api)."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from conveyor.client import Conveyor
+from conveyor.runtime.http_api import handle
+
+logger = Logger(service="conveyor-api")
+_client: Conveyor | None = None
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _client
+    if _client is None:
+        import os
+
+        from conveyor.aws import AwsClients
+        from conveyor.catalog import load_catalog
+        from conveyor.runtime.bootstrap import aws_runtime
+        from conveyor.topology import Topology
+
+        runtime = aws_runtime(
+            load_catalog(os.environ["CONVEYOR_CATALOG"]), Topology.from_env(), AwsClients()
+        )
+        _client = runtime.client()
+    return handle(event, _client)
