@@ -45,11 +45,84 @@ def _catalog_path(catalog: str | None) -> str:
 
 
 def _client(catalog: str | None) -> Conveyor:
-    return Conveyor(_catalog_path(catalog), topology=Topology.from_env())
+    """An SDK client with every adapter (scheduler and events included), from the env."""
+    from .aws import AwsClients
+    from .runtime.bootstrap import aws_runtime
+
+    runtime = aws_runtime(load_catalog(_catalog_path(catalog)), Topology.from_env(), AwsClients())
+    return runtime.client()
 
 
 def _print_json(value: Any) -> None:
     console.print_json(json.dumps(value, default=str))
+
+
+schedule_app = typer.Typer(help="Recurring cron()/rate() schedules.", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
+
+
+@schedule_app.command("create")
+def schedule_create(
+    task_type: str,
+    expression: str,
+    name: Annotated[str | None, typer.Option()] = None,
+    timezone: Annotated[str, typer.Option("--tz")] = "UTC",
+    payload: Annotated[str, typer.Option(help="JSON payload")] = "null",
+    tenant: Annotated[str, typer.Option()] = "default",
+    catalog: CatalogOpt = None,
+) -> None:
+    """Create a schedule, e.g. `conveyor schedule create nightly_report "cron(0 2 * * ? *)"
+    --tz Europe/Paris`."""
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise ConveyorError(f"--payload is not JSON: {exc}") from None
+    created = _client(catalog).create_schedule(
+        task_type, expression, name=name, timezone=timezone, payload=data, tenant=tenant
+    )
+    _print_json({"created": created})
+
+
+@schedule_app.command("list")
+def schedule_list(catalog: CatalogOpt = None) -> None:
+    """List schedules with their expression, zone and state."""
+    table = Table("name", "expression", "time zone", "state")
+    for item in _client(catalog).list_schedules():
+        table.add_row(
+            item["Name"],
+            item["ScheduleExpression"],
+            item.get("ScheduleExpressionTimezone", "UTC"),
+            item.get("State", ""),
+        )
+    console.print(table)
+
+
+@schedule_app.command("pause")
+def schedule_pause(name: str, catalog: CatalogOpt = None) -> None:
+    """Disable a schedule (it keeps its definition)."""
+    _client(catalog).pause_schedule(name)
+    _print_json({"paused": name})
+
+
+@schedule_app.command("resume")
+def schedule_resume(name: str, catalog: CatalogOpt = None) -> None:
+    """Enable a paused schedule again."""
+    _client(catalog).resume_schedule(name)
+    _print_json({"resumed": name})
+
+
+@schedule_app.command("delete")
+def schedule_delete(name: str, catalog: CatalogOpt = None) -> None:
+    """Delete a schedule."""
+    _client(catalog).delete_schedule(name)
+    _print_json({"deleted": name})
+
+
+def _dev_client(cloud: Any) -> Conveyor:
+    from .local.devcloud import dev_client
+
+    client: Conveyor = dev_client(cloud)
+    return client
 
 
 @app.command()
@@ -57,14 +130,26 @@ def dev(
     catalog: CatalogOpt = None,
     port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
     prefix: Annotated[str, typer.Option(help="resource name prefix")] = "conveyor",
+    run: Annotated[
+        bool,
+        typer.Option(
+            help="also run the platform: dispatcher, executors, autoscaled workers, schedule driver"
+        ),
+    ] = True,
+    http_port: Annotated[int, typer.Option(help="HTTP submit API port; 0 picks one")] = 0,
 ) -> None:
-    """Start the dev cloud (moto server on loopback), provision the catalog, wait for Ctrl-C."""
+    """Start the dev cloud (moto server on loopback), provision the catalog, run the
+    platform on it, serve the HTTP submit API, and wait for Ctrl-C."""
     from .local.devcloud import DevCloud
+    from .local.http_server import serve
+    from .local.platform import LocalPlatform
 
     path = _catalog_path(catalog)
     cloud = DevCloud(
         load_catalog(path), Topology(prefix=prefix), port=port, catalog_module=path
     ).start()
+    platform = LocalPlatform(cloud).start() if run else None
+    server, _ = serve(platform.runtime.client() if platform else _dev_client(cloud), http_port)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -79,10 +164,15 @@ def dev(
         print(f"export {key}={value}")
     console.print(f"try: aws --endpoint-url {cloud.endpoint} sqs list-queues")
     sys.stdout.flush()
+    console.print(f"HTTP submit API: http://127.0.0.1:{server.server_port}/tasks/<type>")
+    sys.stdout.flush()
     try:
         while not stop.wait(0.5):
             pass
     finally:
+        server.shutdown()
+        if platform is not None:
+            platform.stop()
         cloud.stop()
         console.print("dev cloud stopped")
 

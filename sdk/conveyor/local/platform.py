@@ -122,6 +122,11 @@ class LocalPlatform:
             if t.executor == "fargate"
         }
         self.autoscaler = LocalAutoscaler(self.runtime, self.pools, interval=autoscale_interval)
+        from .schedules import ScheduleDriver
+
+        self.schedule_driver = ScheduleDriver(
+            self.runtime.scheduler, self.runtime.lanes, clock=self.runtime.clock
+        )
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -129,11 +134,21 @@ class LocalPlatform:
         for target, name in (
             (lambda: self.dispatcher.run(self.stop_event, wait_seconds=1), "dispatcher"),
             (lambda: self.autoscaler.run(self.stop_event), "autoscaler"),
+            (self._drive_schedules, "schedules"),
         ):
             thread = threading.Thread(target=target, daemon=True, name=name)
             thread.start()
             self.threads.append(thread)
         return self
+
+    def _drive_schedules(self) -> None:
+        """Fire due schedules once a second (moto stores them but never fires them)."""
+        while not self.stop_event.is_set():
+            try:
+                self.schedule_driver.tick()
+            except Exception as exc:
+                self.autoscaler.history.append((time.time(), f"schedule error: {exc}", 0, 0))
+            self.stop_event.wait(1.0)
 
     def stop(self) -> None:
         self.stop_event.set()
