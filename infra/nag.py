@@ -59,6 +59,21 @@ def resource_acknowledgements(stack: Any) -> dict[str, str]:
         "Workers set scale-in protection on their own tasks in this cluster; task ARNs are "
         "not known before the tasks start."
     )
+    group = stack.scheduler_group.group.name
+    out[
+        f"AwsSolutions-IAM5[Resource::arn:aws:scheduler:<AWS::Region>:<AWS::AccountId>:"
+        f"schedule/{group}/*]"
+    ] = (
+        "The submit API creates and deletes one-time schedules named after tasks, only in "
+        "the deployment's own schedule group."
+    )
+    out[
+        f"AwsSolutions-IAM5[Resource::arn:aws:scheduler:{stack.region}:<AWS::AccountId>:"
+        f"schedule/{group}/*]"
+    ] = out[
+        f"AwsSolutions-IAM5[Resource::arn:aws:scheduler:<AWS::Region>:<AWS::AccountId>:"
+        f"schedule/{group}/*]"
+    ]
     for function in stack.functions.values():
         out[f"AwsSolutions-IAM5[Resource::<{_logical(stack, function)}.Arn>:*]"] = (
             "The dispatcher may invoke the executor function's versions and aliases."

@@ -17,6 +17,7 @@ from constructs import Construct
 from conveyor.aws.store import GSI_BY_TYPE
 from conveyor.catalog import load_catalog
 from conveyor.topology import Topology
+from conveyor.triggers import fire_body, schedule_name, trigger_transformer
 
 from . import binding
 from .constructs import (
@@ -26,6 +27,10 @@ from .constructs import (
     Monitoring,
     Network,
     PayloadBucket,
+    QueueTriggerRule,
+    RecurringSchedule,
+    SchedulerGroup,
+    SubmitApi,
     TaskTable,
     WorkerService,
     conveyor_code,
@@ -160,6 +165,10 @@ class ConveyorStack(Stack):
             function.grant_invoke(dispatcher.task_role)
         self.dispatcher = dispatcher
 
+        self._time_and_triggers(
+            task_types, topology, queues, catalog_module, code, layer, env, grant_state
+        )
+
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -180,3 +189,74 @@ class ConveyorStack(Stack):
             "Environment",
             value=" ".join(f"{k}={v}" for k, v in env.items() if k.startswith("CONVEYOR_")),
         )
+
+    def _time_and_triggers(
+        self,
+        task_types: list[Any],
+        topology: Topology,
+        queues: LaneQueues,
+        catalog_module: str,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        env: dict[str, str],
+        grant_state: Any,
+    ) -> None:
+        """Scheduler group and catalog schedules, event-trigger rules, the HTTP submit API."""
+        lanes = [queues.queues[name] for name in topology.lanes]
+        group = SchedulerGroup(
+            self,
+            "Scheduler",
+            group_name=topology.schedule_group,
+            role_name=f"{topology.prefix}-scheduler",
+            target_queues=lanes,
+            dlq=queues.dlq,
+        )
+        for task_type in task_types:
+            for schedule in task_type.schedules:
+                name = schedule_name(task_type.name, schedule)
+                RecurringSchedule(
+                    self,
+                    f"Schedule-{name}",
+                    group=group,
+                    name=name,
+                    expression=schedule.expression,
+                    timezone=schedule.timezone,
+                    queue=queues.queues[topology.lane_for(task_type.priority, schedule.tenant)],
+                    message=fire_body(task_type.name, schedule, name),
+                    enabled=schedule.enabled,
+                )
+            for trigger in task_type.triggers:
+                paths, template = trigger_transformer(task_type.name, trigger)
+                QueueTriggerRule(
+                    self,
+                    f"Trigger-{trigger.name}",
+                    rule_name=f"{topology.prefix}-{trigger.name}",
+                    pattern=trigger.pattern,
+                    input_paths=paths,
+                    input_template=template,
+                    dlq=queues.dlq,
+                    queue=queues.queues[topology.lane_for(task_type.priority, trigger.tenant)],
+                )
+
+        submit = LambdaExecutor(
+            self,
+            "SubmitFunction",
+            function_name=f"{topology.prefix}-submit-api",
+            code=code,
+            handler="functions.submit.app.handler",
+            timeout_seconds=15,
+            memory_mb=512,
+            reserved_concurrency=None,
+            environment=env,
+            layers=[layer],
+        )
+        grant_state(submit.function)
+        for queue in lanes:
+            queue.grant_send_messages(submit.function)
+        group.grant_manage(submit.function, self.region, self.account)
+        self.scheduler_group = group
+        self.submit_api = SubmitApi(
+            self, "SubmitApi", api_name=f"{topology.prefix}-submit", function=submit.function
+        )
+        self.functions["submit-api"] = submit.function
+        CfnOutput(self, "SubmitApiUrl", value=self.submit_api.api.api_endpoint)

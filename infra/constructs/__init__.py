@@ -8,7 +8,10 @@ from .lambda_executor import LambdaExecutor
 from .monitoring import Monitoring
 from .network import Network
 from .queues import LaneQueues
+from .schedules import RecurringSchedule, SchedulerGroup
+from .submit_api import SubmitApi
 from .table import TaskTable
+from .trigger_rule import QueueTriggerRule
 from .worker_service import StepScaling, WorkerService
 
 __all__ = [
@@ -18,7 +21,11 @@ __all__ = [
     "Monitoring",
     "Network",
     "PayloadBucket",
+    "QueueTriggerRule",
+    "RecurringSchedule",
+    "SchedulerGroup",
     "StepScaling",
+    "SubmitApi",
     "TaskTable",
     "WorkerService",
     "conveyor_code",

@@ -24,7 +24,10 @@ def test_resource_counts(synth, capsys):
     with capsys.disabled():
         print("\nresources per type:", json.dumps(dict(sorted(counts.items())), indent=1))
     assert counts["AWS::SQS::Queue"] == 3 + 1 + 1  # lanes, one Fargate work queue, DLQ
-    assert counts["AWS::Lambda::Function"] == 4
+    assert counts["AWS::Lambda::Function"] == 4 + 1  # an executor per Lambda type, the API
+    assert counts["AWS::Scheduler::Schedule"] == 1
+    assert counts["AWS::Events::Rule"] == 1
+    assert counts["AWS::ApiGatewayV2::Api"] == 1
     assert counts["AWS::ECS::Service"] == 2
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::Events::EventBus"] == 1
@@ -138,6 +141,7 @@ def test_lambda_executors(synth):
         "conveyor-test-make-thumbnail",
         "conveyor-test-nightly-report",
         "conveyor-test-call-webhook",
+        "conveyor-test-submit-api",
     }
     email = functions["conveyor-test-send-welcome-email"]
     assert email["ReservedConcurrentExecutions"] == 20  # the type's concurrency quota
@@ -288,3 +292,71 @@ def test_dev_cloud_provisions_what_the_template_declares(synth, aws):
             if q["Properties"]["QueueName"] == name
         )
         assert int(attrs["VisibilityTimeout"]) == declared.get("VisibilityTimeout", 30), name
+
+
+def test_catalog_schedules_become_scheduler_schedules(synth):
+    from conveyor.triggers import fire_body
+
+    nightly = catalog.get("nightly_report")
+    (schedule,) = synth.resources("AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["Name"] == "nightly"
+    assert props["GroupName"] == "conveyor-test"
+    assert props["ScheduleExpression"] == "cron(0 2 * * ? *)"
+    assert props["ScheduleExpressionTimezone"] == "Europe/Paris"
+    assert props["Target"]["Input"] == fire_body("nightly_report", nightly.schedules[0], "nightly")
+    assert "DeadLetterConfig" in props["Target"]
+    synth.template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "RoleName": "conveyor-test-scheduler",
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    Match.object_like({"Principal": {"Service": "scheduler.amazonaws.com"}})
+                ]
+            },
+        },
+    )
+
+
+def test_event_triggers_become_rules_into_lanes(synth):
+    from conveyor.triggers import trigger_transformer
+
+    webhook = catalog.get("call_webhook")
+    (rule,) = synth.resources("AWS::Events::Rule").values()
+    props = rule["Properties"]
+    assert props["EventPattern"] == {"source": ["shop.orders"], "detail-type": ["Order Placed"]}
+    (target,) = props["Targets"]
+    paths, template = trigger_transformer("call_webhook", webhook.triggers[0])
+    assert target["InputTransformer"] == {"InputPathsMap": paths, "InputTemplate": template}
+    assert "DeadLetterConfig" in target
+
+
+def test_http_api_is_iam_authorized_logged_and_throttled(synth):
+    routes = [r["Properties"] for r in synth.resources("AWS::ApiGatewayV2::Route").values()]
+    assert sorted(r["RouteKey"] for r in routes) == [
+        "DELETE /tasks/{id}",
+        "GET /tasks/{id}",
+        "POST /tasks/{type}",
+    ]
+    assert {r["AuthorizationType"] for r in routes} == {"AWS_IAM"}
+    (stage,) = [s["Properties"] for s in synth.resources("AWS::ApiGatewayV2::Stage").values()]
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 500
+    assert "DestinationArn" in stage["AccessLogSettings"]
+
+
+def test_dev_cloud_schedules_and_rules_match_the_template(synth, aws):
+    provisioned = provision(aws, synth.stack.topology, catalog)
+    (schedule,) = synth.resources("AWS::Scheduler::Schedule").values()
+    live = aws.scheduler.get_schedule(Name="nightly", GroupName="conveyor-test")
+    assert provisioned.schedules == ["nightly"]
+    for key in ("ScheduleExpression", "ScheduleExpressionTimezone"):
+        assert live[key] == schedule["Properties"][key]
+    assert live["Target"]["Input"] == schedule["Properties"]["Target"]["Input"]
+    (rule,) = synth.resources("AWS::Events::Rule").values()
+    (name,) = provisioned.rules
+    assert name == rule["Properties"]["Name"]
+    described = aws.events.describe_rule(Name=name)
+    assert json.loads(described["EventPattern"]) == rule["Properties"]["EventPattern"]
+    (target,) = aws.events.list_targets_by_rule(Rule=name)["Targets"]
+    assert target["InputTransformer"] == rule["Properties"]["Targets"][0]["InputTransformer"]
