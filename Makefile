@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test lint typecheck unit bench synth clean
+.PHONY: install demo test lint typecheck unit bench synth deploy destroy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,14 +14,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,infra]'
 	touch $(STAMP)
 
-install: $(STAMP)
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 ## Run the example catalog end to end on the embedded dev cloud.
 demo: $(STAMP)
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/conveyor demo
 
 ## Lint, type-check and run the whole suite (unit, integration, infra, e2e).
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(NODE_STAMP) lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -38,8 +44,18 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.cost --json bench/out/cost.json
 
-synth: $(STAMP)
-	$(BIN)/python app.py
+## Synthesize offline, as `cdk synth` does (the CDK CLI comes from npm, pinned).
+synth: $(STAMP) $(NODE_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth -q
+
+## Deploy (needs AWS credentials): make deploy STAGE=prod CATALOG=examples.catalog
+STAGE ?= dev
+CATALOG ?= examples.catalog
+deploy: $(STAMP) $(NODE_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk deploy -c stage=$(STAGE) -c catalog=$(CATALOG)
+
+destroy: $(STAMP) $(NODE_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk destroy -c stage=$(STAGE) -c catalog=$(CATALOG)
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out

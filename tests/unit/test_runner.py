@@ -208,3 +208,41 @@ def test_large_result_goes_to_s3_and_result_reads_it(setup):
     record = client.get("big")
     assert record.result_ref == "results/big/1.json" and record.result is None
     assert client.result("big", timeout=1) == {"blob": "r" * 10_000}
+
+
+long_catalog = Catalog("long-retry")
+
+
+@long_catalog.task(retry=Retry(max_attempts=3, backoff_base=1200, backoff_cap=3600, jitter=False))
+def slow_retry(payload, ctx):
+    raise RetryLater("come back in 20 minutes")
+
+
+def test_retries_longer_than_15_minutes_go_through_the_scheduler():
+    from conveyor.memory.scheduler import MemoryScheduler
+
+    clock = FakeClock()
+    client = Conveyor.in_memory(long_catalog, clock=clock)
+    scheduler = MemoryScheduler()
+    runner = TaskRunner(
+        long_catalog,
+        client.store,
+        client.payloads,
+        clock=clock,
+        enforce_timeout=False,
+        scheduler=scheduler,
+    )
+    client.submit("slow_retry", {}, task_id="s1")
+    outcome = runner.run_body(deliver(client, "s1").body)
+    assert (outcome.action, outcome.kind, outcome.delay) == ("ack", "retryable", 1200)
+    (schedule,) = scheduler.list()
+    assert schedule["at_ms"] == int(clock.now() * 1000) + 1_200_000
+    assert '"id":"s1"' in schedule["Input"]
+    record = client.get("s1")
+    assert (record.state, record.attempts) == (TaskState.QUEUED, 1)
+    # Without a scheduler the wait is capped at SQS's 15 minutes instead.
+    capped = TaskRunner(
+        long_catalog, client.store, client.payloads, clock=clock, enforce_timeout=False
+    )
+    again = capped.run_body(schedule["Input"])
+    assert (again.action, again.delay) == ("retry", 900)

@@ -39,6 +39,7 @@ class Runtime:
             events=self.events,
             clock=self.clock,
             rng=self.rng,
+            scheduler=kwargs.pop("scheduler", self.scheduler),
             **kwargs,
         )
 

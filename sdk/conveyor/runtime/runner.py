@@ -104,7 +104,10 @@ class TaskRunner:
         lease_margin: float = 30.0,
         cancel_poll: float = 5.0,
         enforce_timeout: bool = True,
+        scheduler: Any = None,
     ) -> None:
+        #: Optional EventBridgeScheduler: retries waiting over 15 minutes go through it.
+        self.scheduler = scheduler
         self.catalog = catalog
         self.store = store
         self.payloads = payloads
@@ -291,7 +294,7 @@ class TaskRunner:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             run_ms = int((self.clock.now() - started) * 1000)
-            return self._after_failure(record, task_type, exc, ctx, wait, run_ms)
+            return self._after_failure(record, task_type, exc, ctx, wait, run_ms, env)
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_type", "tenant", "attempt"])
         run_ms = int((self.clock.now() - started) * 1000)
@@ -358,6 +361,7 @@ class TaskRunner:
         ctx: TaskContext,
         wait: int,
         run_ms: int,
+        env: Envelope,
     ) -> Outcome:
         now = self._now()
         kind = "retryable" if isinstance(exc, TaskTimeout) else classify(exc, task_type.retry)
@@ -393,7 +397,24 @@ class TaskRunner:
                 ),
                 run_ms,
             )
-        delay = min(decision.delay, MAX_QUEUE_DELAY)
+        # Up to 15 minutes the message itself waits (visibility); longer, a one-time
+        # schedule re-enqueues it and the message is acked (capped if no scheduler).
+        long_wait = decision.delay > MAX_QUEUE_DELAY and self.scheduler is not None
+        delay = decision.delay if long_wait else min(decision.delay, MAX_QUEUE_DELAY)
+        if long_wait:
+            # The schedule first: if the state write then fails, a second firing is harmless
+            # (starting is conditional); the other order could lose the task.
+            assert self.scheduler is not None
+            try:
+                self.scheduler.create_at(
+                    f"{record.task_id}.r{record.attempts}.{record.throttles}",
+                    now + int(delay * 1000),
+                    record.lane,
+                    env.to_json(),
+                )
+            except Exception:
+                logger.exception("could not schedule a long retry; capping it at 15 minutes")
+                long_wait, delay = False, MAX_QUEUE_DELAY
         increments = {"attempts": -1, "throttles": 1} if kind == THROTTLED else None
         changes = {
             **self._common(record, wait, run_ms),
@@ -416,7 +437,7 @@ class TaskRunner:
             "retrying", extra={"task_id": record.task_id, "kind": kind, "delay": round(delay, 3)}
         )
         return Outcome(
-            RETRY,
+            ACK if long_wait else RETRY,
             record.task_id,
             kind,
             state=updated.state.value,
