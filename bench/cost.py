@@ -103,26 +103,24 @@ class _NoPayloads:
     get = delete = put  # type: ignore[assignment]
 
 
-def naive_baseline(tasks: int) -> dict[str, Any]:
-    """What a team hand-wires: one put_item of the whole task (payload included) and one
-    send_message per task, no dedup condition, no index."""
-    counter = RequestCounter()
+def _naive_submits(name: str, tasks: int, counter: RequestCounter) -> tuple[Any, Any, str]:
+    """The hand-wired submit: one put_item of the whole task (payload included) and one
+    send_message per task, no dedup condition, no index. Returns (ddb, sqs, queue url)."""
     aws = AwsClients(region="us-east-1")
     aws.dynamodb.create_table(
-        TableName="naive-tasks",
+        TableName=f"{name}-tasks",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
-    url = aws.sqs.create_queue(QueueName="naive-queue")["QueueUrl"]
+    url = aws.sqs.create_queue(QueueName=f"{name}-queue")["QueueUrl"]
     counted = AwsClients(region="us-east-1", counter=counter)
     ddb, sqs = counted.dynamodb, counted.sqs
-    start = time.perf_counter()
     for _ in range(tasks):
         task_id = str(uuid.uuid4())
         body = json.dumps({"id": task_id, "type": "send_welcome_email", "payload": PAYLOAD})
         ddb.put_item(
-            TableName="naive-tasks",
+            TableName=f"{name}-tasks",
             Item={
                 "id": {"S": task_id},
                 "state": {"S": "QUEUED"},
@@ -131,6 +129,13 @@ def naive_baseline(tasks: int) -> dict[str, Any]:
             },
         )
         sqs.send_message(QueueUrl=url, MessageBody=body)
+    return ddb, sqs, url
+
+
+def naive_baseline(tasks: int) -> dict[str, Any]:
+    counter = RequestCounter()
+    start = time.perf_counter()
+    _naive_submits("naive", tasks, counter)
     return _row("naive boto3 (baseline)", counter, tasks, time.perf_counter() - start)
 
 
@@ -171,28 +176,11 @@ def lifecycle_conveyor(tasks: int, *, events: bool = True) -> dict[str, Any]:
 
 
 def lifecycle_naive(tasks: int) -> dict[str, Any]:
-    """The hand-wired loop: put + send; receive one, mark RUNNING, run, mark SUCCEEDED,
-    delete -- one call each, no batching, no dedup, no events."""
+    """The hand-wired loop: the naive submit, then receive one, mark RUNNING, run, mark
+    SUCCEEDED, delete -- one call each, no batching, no dedup, no events."""
     counter = RequestCounter()
-    aws = AwsClients(region="us-east-1")
-    aws.dynamodb.create_table(
-        TableName="naive2-tasks",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    url = aws.sqs.create_queue(QueueName="naive2-queue")["QueueUrl"]
-    counted = AwsClients(region="us-east-1", counter=counter)
-    ddb, sqs = counted.dynamodb, counted.sqs
     start = time.perf_counter()
-    for _ in range(tasks):
-        task_id = str(uuid.uuid4())
-        body = json.dumps({"id": task_id, "type": "send_welcome_email", "payload": PAYLOAD})
-        ddb.put_item(
-            TableName="naive2-tasks",
-            Item={"id": {"S": task_id}, "state": {"S": "QUEUED"}, "body": {"S": body}},
-        )
-        sqs.send_message(QueueUrl=url, MessageBody=body)
+    ddb, sqs, url = _naive_submits("naive2", tasks, counter)
     for _ in range(tasks):
         message = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
         task_id = json.loads(message["Body"])["id"]

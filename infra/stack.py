@@ -124,8 +124,8 @@ class ConveyorStack(Stack):
             self.functions[task_type.name] = executor.function
 
         network = Network(self, "Network", cluster_name=topology.prefix)
-        worker_image = ecs.ContainerImage.from_asset(
-            str(ROOT), file="functions/worker/Dockerfile", exclude=IMAGE_EXCLUDE
+        image = ecs.ContainerImage.from_asset(
+            str(ROOT), file="functions/container/Dockerfile", exclude=IMAGE_EXCLUDE
         )
         self.workers: dict[str, WorkerService] = {}
         for task_type in task_types:
@@ -136,7 +136,7 @@ class ConveyorStack(Stack):
                 self,
                 f"Worker-{task_type.name}",
                 cluster=network.cluster,
-                image=worker_image,
+                image=image,
                 environment={**env, "CONVEYOR_TASK_TYPE": task_type.name},
                 queue=queue,
                 **binding.worker_props(task_type, topology),
@@ -151,9 +151,7 @@ class ConveyorStack(Stack):
             "Dispatcher",
             cluster=network.cluster,
             service_name=f"{topology.prefix}-dispatcher",
-            image=ecs.ContainerImage.from_asset(
-                str(ROOT), file="functions/dispatcher/Dockerfile", exclude=IMAGE_EXCLUDE
-            ),
+            image=image,
             environment=env,
         )
         grant_state(dispatcher.task_role)

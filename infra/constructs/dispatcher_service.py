@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from .fargate import FargateApp
 
 
 class DispatcherService(Construct):
@@ -27,33 +27,21 @@ class DispatcherService(Construct):
         environment: Mapping[str, str],
         cpu: int = 256,
         memory_mb: int = 512,
-        stop_timeout_seconds: int = 120,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.task_definition = ecs.FargateTaskDefinition(
-            self, "Task", cpu=cpu, memory_limit_mib=memory_mb
-        )
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.task_definition.add_container(
-            "dispatcher",
-            image=image,
-            environment=dict(environment),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="dispatcher", log_group=self.log_group),
-            stop_timeout=Duration.seconds(stop_timeout_seconds),
-        )
-        self.task_role = self.task_definition.task_role
-        self.service = ecs.FargateService(
+        app = FargateApp(
             self,
-            "Service",
+            "App",
             cluster=cluster,
+            image=image,
+            container_name="dispatcher",
             service_name=service_name,
-            task_definition=self.task_definition,
+            command=["conveyor", "dispatcher"],
+            environment=environment,
+            cpu=cpu,
+            memory_mb=memory_mb,
             desired_count=1,
-            assign_public_ip=True,
             min_healthy_percent=100,
-            max_healthy_percent=200,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
         )
+        self.task_definition, self.service = app.task_definition, app.service
+        self.task_role = app.task_role

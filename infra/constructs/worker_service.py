@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as aas
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -22,6 +22,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from .fargate import FargateApp
 
 
 @dataclass(frozen=True)
@@ -69,37 +71,29 @@ class WorkerService(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.task_definition = ecs.FargateTaskDefinition(
-            self, "Task", cpu=cpu, memory_limit_mib=memory_mb
-        )
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.task_definition.add_container(
-            "worker",
+        app = FargateApp(
+            self,
+            "App",
+            cluster=cluster,
             image=image,
-            environment=dict(environment),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self.log_group),
-            stop_timeout=Duration.seconds(stop_timeout_seconds),
+            container_name="worker",
+            service_name=service_name,
+            command=["python", "-m", "conveyor.worker"],
+            environment=environment,
+            cpu=cpu,
+            memory_mb=memory_mb,
+            desired_count=0,
+            min_healthy_percent=0,
+            stop_timeout_seconds=stop_timeout_seconds,
+            log_retention=log_retention,
         )
-        self.task_role = self.task_definition.task_role
+        self.task_definition, self.service = app.task_definition, app.service
+        self.task_role = app.task_role
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
                 resources=[f"arn:aws:ecs:*:*:task/{cluster.cluster_name}/*"],
             )
-        )
-        self.service = ecs.FargateService(
-            self,
-            "Service",
-            cluster=cluster,
-            service_name=service_name,
-            task_definition=self.task_definition,
-            desired_count=0,
-            assign_public_ip=True,
-            min_healthy_percent=0,
-            max_healthy_percent=200,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
         )
         self._scale(queue, scaling)
 

@@ -181,6 +181,11 @@ def test_fargate_worker_service(synth):
     assert (worker["Cpu"], worker["Memory"]) == ("1024", "2048")
     container = worker["ContainerDefinitions"][0]
     assert container["StopTimeout"] == 120
+    assert container["Command"] == ["python", "-m", "conveyor.worker"]
+    dispatcher = next(d for d in definitions
+                      if d["ContainerDefinitions"][0]["Name"] == "dispatcher")
+    assert dispatcher["ContainerDefinitions"][0]["Command"] == ["conveyor", "dispatcher"]
+    assert dispatcher["ContainerDefinitions"][0]["Image"] == container["Image"]  # one image
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert env["CONVEYOR_TASK_TYPE"] == "reindex_catalog"
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
