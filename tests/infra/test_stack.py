@@ -182,8 +182,9 @@ def test_fargate_worker_service(synth):
     container = worker["ContainerDefinitions"][0]
     assert container["StopTimeout"] == 120
     assert container["Command"] == ["python", "-m", "conveyor.worker"]
-    dispatcher = next(d for d in definitions
-                      if d["ContainerDefinitions"][0]["Name"] == "dispatcher")
+    dispatcher = next(
+        d for d in definitions if d["ContainerDefinitions"][0]["Name"] == "dispatcher"
+    )
     assert dispatcher["ContainerDefinitions"][0]["Command"] == ["conveyor", "dispatcher"]
     assert dispatcher["ContainerDefinitions"][0]["Image"] == container["Image"]  # one image
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
