@@ -59,6 +59,16 @@ class Worker:
         self.runner = runtime.runner()
         self.completed = 0
         self.released = 0
+        self._paused: frozenset[tuple[str, str]] = frozenset()
+        self._paused_at = -1e18
+
+    def paused(self, refresh: float = 2.0) -> frozenset[tuple[str, str]]:
+        """The pause set, read at most every ``refresh`` seconds (not once per task)."""
+        now = time.monotonic()
+        if now - self._paused_at >= refresh:
+            self._paused = self.runtime.store.paused()
+            self._paused_at = now
+        return self._paused
 
     def run(self, stop: threading.Event) -> None:
         logger.info("worker started", extra={"queue": self.queue})
@@ -96,7 +106,7 @@ class Worker:
         except Malformed as exc:
             self._settle(message, Outcome(DLQ, "", "malformed", reason=str(exc)))
             return
-        paused = self.runtime.store.paused()
+        paused = self.paused()
         if ("type", env.task_type) in paused or ("tenant", env.tenant) in paused:
             self._settle(
                 message,
