@@ -31,6 +31,10 @@ def build(app: cdk.App) -> ConveyorStack:
         catalog_module=str(ctx("catalog") or "examples.catalog"),
         stage=stage,
         shards=int(ctx("shards") or 1),
+        scale_dispatcher=str(
+            ctx("scale_dispatcher") if ctx("scale_dispatcher") is not None else "true"
+        ).lower()
+        != "false",
         env=cdk.Environment(
             account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
             region=os.environ.get("CDK_DEFAULT_REGION", "us-east-1"),

@@ -65,6 +65,7 @@ class ConveyorStack(Stack):
         catalog_module: str,
         stage: str,
         shards: int = 1,
+        scale_dispatcher: bool = True,
         powertools_layer_version: int = 27,
         **kwargs: Any,
     ) -> None:
@@ -153,6 +154,7 @@ class ConveyorStack(Stack):
             service_name=f"{topology.prefix}-dispatcher",
             image=image,
             environment=env,
+            lanes=[queues.queues[name] for name in topology.lanes] if scale_dispatcher else (),
         )
         grant_state(dispatcher.task_role)
         for name, queue in queues.queues.items():

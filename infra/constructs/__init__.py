@@ -3,6 +3,7 @@ props and expose what they create (``.queues``, ``.table``, ``.function``, ...).
 
 from .bucket import PayloadBucket
 from .code import conveyor_code
+from .depth_scaling import DepthScaling
 from .dispatcher_service import DispatcherService
 from .lambda_executor import LambdaExecutor
 from .monitoring import Monitoring
@@ -15,6 +16,7 @@ from .trigger_rule import QueueTriggerRule
 from .worker_service import StepScaling, WorkerService
 
 __all__ = [
+    "DepthScaling",
     "DispatcherService",
     "LambdaExecutor",
     "LaneQueues",

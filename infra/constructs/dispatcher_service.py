@@ -1,17 +1,21 @@
-"""The dispatcher: one always-on Fargate task running ``conveyor dispatcher``.
-
-It is the deployment's only idle cost beyond alarms and the dashboard (0.25 vCPU,
-0.5 GB by default). Deployments replace it with the circuit breaker on; SIGTERM makes it
-stop pulling, finish the attempts in flight and flush its acks.
+"""The dispatcher: one Fargate task running ``conveyor dispatcher`` (0.25 vCPU, 0.5 GB by
+default). With ``lanes`` given it scales on their backlog between zero and one task
+(``DepthScaling``), so an idle deployment runs no dispatcher at all; the first task after
+an idle spell then waits for the alarm and a task start (about two minutes). Without
+``lanes`` it is always on. One task at most, so concurrency quotas are exact.
+Deployments replace it with the circuit breaker on; SIGTERM makes it stop pulling, finish
+the attempts in flight and flush its acks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .depth_scaling import DepthScaling, StepScaling
 from .fargate import FargateApp
 
 
@@ -27,6 +31,8 @@ class DispatcherService(Construct):
         environment: Mapping[str, str],
         cpu: int = 256,
         memory_mb: int = 512,
+        lanes: Sequence[sqs.IQueue] = (),
+        idle_minutes: int = 15,
     ) -> None:
         super().__init__(scope, construct_id)
         app = FargateApp(
@@ -45,3 +51,14 @@ class DispatcherService(Construct):
         )
         self.task_definition, self.service = app.task_definition, app.service
         self.task_role = app.task_role
+        self.scaling = (
+            DepthScaling(
+                self,
+                "Scaling",
+                service=self.service,
+                queues=list(lanes),
+                scaling=StepScaling(steps=[(1, None, 1)], max_workers=1, idle_minutes=idle_minutes),
+            )
+            if lanes
+            else None
+        )

@@ -37,13 +37,15 @@ def per_million(units: Mapping[str, float], tasks: int) -> float:
 
 def idle_monthly(
     *,
+    alarm_metrics: int,
+    dashboards: int = 1,
+    dispatcher_always_on: bool = False,
     dispatcher_vcpu: float = 0.25,
     dispatcher_gb: float = 0.5,
-    alarms: int = 0,
-    dashboards: int = 1,
 ) -> float:
-    """USD per 30-day month for a deployment with no traffic: the dispatcher task, the
-    alarms ($0.10 each) and dashboards ($3 each beyond the free three; counted here)."""
+    """USD per 30-day month for a deployment with no traffic: alarms ($0.10 per metric an
+    alarm evaluates), dashboards ($3 each; the first three per account are free, ignored
+    here), and the dispatcher task only if it does not scale to zero."""
     hours = 24 * 30
     dispatcher = hours * (dispatcher_vcpu * FARGATE_VCPU_HOUR + dispatcher_gb * FARGATE_GB_HOUR)
-    return dispatcher + 0.10 * alarms + 3.0 * dashboards
+    return (dispatcher if dispatcher_always_on else 0.0) + 0.10 * alarm_metrics + 3.0 * dashboards

@@ -196,40 +196,49 @@ def test_fargate_worker_service(synth):
         assert group["Properties"]["RetentionInDays"] == 30
 
 
-def test_queue_depth_scaling_follows_the_rule_table(synth):
-    synth.template.has_resource_properties(
-        "AWS::ApplicationAutoScaling::ScalableTarget",
-        {"MinCapacity": 0, "MaxCapacity": 4, "ScalableDimension": "ecs:service:DesiredCount"},
-    )
-    policies = [
-        p["Properties"]
-        for p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
-    ]
-    exact = [
-        p["StepScalingPolicyConfiguration"]
-        for p in policies
-        if p["StepScalingPolicyConfiguration"]["AdjustmentType"] == "ExactCapacity"
-    ]
-    steps = sorted(
-        (
-            s["ScalingAdjustment"],
-            s.get("MetricIntervalLowerBound"),
-            s.get("MetricIntervalUpperBound"),
+def _steps_by_capacity(synth):
+    """Step adjustments of every ExactCapacity policy, keyed by its target's MaxCapacity."""
+    targets = synth.resources("AWS::ApplicationAutoScaling::ScalableTarget")
+    out = {}
+    for policy in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values():
+        props = policy["Properties"]
+        config = props["StepScalingPolicyConfiguration"]
+        if config["AdjustmentType"] != "ExactCapacity":
+            continue
+        target = targets[props["ScalingTargetId"]["Ref"]]["Properties"]
+        out.setdefault(target["MaxCapacity"], []).extend(
+            (
+                s["ScalingAdjustment"],
+                s.get("MetricIntervalLowerBound"),
+                s.get("MetricIntervalUpperBound"),
+            )
+            for s in config["StepAdjustments"]
         )
-        for c in exact
-        for s in c["StepAdjustments"]
-    )
+    return {k: sorted(v, key=str) for k, v in out.items()}
+
+
+def test_queue_depth_scaling_follows_the_rule_table(synth):
+    targets = [
+        t["Properties"]
+        for t in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
+    ]
+    assert sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets) == [(0, 1), (0, 4)]
     rule = ScalingRule(max_workers=4)
-    expected = sorted(
-        [(0, None, 0)] + [(w, lo - 1, None if up is None else up - 1) for lo, up, w in rule.table()]
-    )
-    assert steps == expected
+    expected = [(0, None, 0)] + [
+        (w, lo - 1, None if up is None else up - 1) for lo, up, w in rule.table()
+    ]
+    steps = _steps_by_capacity(synth)
+    assert steps[4] == sorted(expected, key=str)  # the re-index workers: 0 -> 4 -> 0
+    assert steps[1] == sorted([(1, 0, None), (0, None, 0)], key=str)  # the dispatcher: 0 <-> 1
     alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
-    backlog = [a for a in alarms if "Metrics" in a]
-    assert {a["ComparisonOperator"] for a in backlog} == {
-        "GreaterThanOrEqualToThreshold",
-        "LessThanOrEqualToThreshold",
-    }
+    backlog = [
+        a
+        for a in alarms
+        if "Metrics" in a and a["AlarmDescription"].startswith(("work waiting", "no work"))
+    ]
+    assert len(backlog) == 4
+    dispatcher_backlog = [a for a in backlog if len(a["Metrics"]) == 1 + 2 * 3]
+    assert len(dispatcher_backlog) == 2  # summed over the three lanes
     assert any(
         a.get("MetricName") == "ApproximateAgeOfOldestMessage" and a["Threshold"] == 300
         for a in alarms
