@@ -39,6 +39,9 @@ _prefixes = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def moto_session() -> Iterator[None]:
+    from conveyor.local.atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()  # DynamoDB's conditional writes are atomic; moto's are not
     with mock_aws():
         yield
 

@@ -221,3 +221,47 @@ def test_pauses_by_type_and_tenant(store):
     assert store.paused() == {("type", "make_thumbnail"), ("tenant", "acme")}
     store.create(record(), NOW)
     assert [r.task_id for r in store.list().records] == ["t-1"]
+
+
+def test_concurrent_starts_have_exactly_one_winner(store):
+    """DynamoDB lets at most one conditional write win; moto needs conveyor.local.atomic
+    for that (without it, most rounds below have several winners)."""
+    import sys
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # interleave threads as much as possible
+    try:
+        _race_rounds(store)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _race_rounds(store):
+    import threading
+
+    for round_ in range(10):
+        task_id = f"race-{round_}"
+        store.create(record(task_id), NOW)
+        wins, barrier = [], threading.Barrier(6)
+
+        def start(task_id=task_id, wins=wins, barrier=barrier):
+            barrier.wait()
+            try:
+                store.transition(
+                    task_id,
+                    TaskState.RUNNING,
+                    {"lease_until": NOW + 10_000},
+                    NOW,
+                    increments={"attempts": 1},
+                )
+                wins.append(1)
+            except InvalidTransition:
+                pass
+
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1, round_
+        assert store.get(task_id).attempts == 1

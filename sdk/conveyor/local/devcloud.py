@@ -59,7 +59,7 @@ class DevCloud:
         if not self.port:
             self.port = free_port()
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)],
+            [sys.executable, "-m", "conveyor.local.atomic", "-H", LOOPBACK, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -1,0 +1,59 @@
+"""Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+moto serves requests on many threads and does not lock around a conditional write: two
+racing ``UpdateItem ... ConditionExpression`` calls can both pass the check before either
+writes (seen: a duplicate delivery of one task started twice). DynamoDB guarantees that
+at most one wins, and Conveyor's succeed-once relies on it. The dev cloud's moto server
+(and the in-process moto of the tests) therefore handles DynamoDB requests one at a
+time. This changes moto, never Conveyor's own code paths.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+_LOCK = threading.RLock()
+_PATCHED = False
+_METHODS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "transact_write_items",
+    "batch_write_item",
+)
+
+
+def make_dynamodb_atomic() -> None:
+    """Idempotent: wraps moto's DynamoDB backend methods with one re-entrant lock."""
+    global _PATCHED
+    if _PATCHED:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _METHODS:
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        @functools.wraps(original)
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _LOCK:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    _PATCHED = True
+
+
+def main() -> None:
+    """``python -m conveyor.local.atomic -H 127.0.0.1 -p PORT``: moto server, patched."""
+    make_dynamodb_atomic()
+    from moto.server import main as moto_main
+
+    moto_main()
+
+
+if __name__ == "__main__":
+    main()
