@@ -61,19 +61,12 @@ def resource_acknowledgements(stack: Any) -> dict[str, str]:
     )
     group = stack.scheduler_group.group.name
     out[
-        f"AwsSolutions-IAM5[Resource::arn:aws:scheduler:<AWS::Region>:<AWS::AccountId>:"
+        f"AwsSolutions-IAM5[Resource::arn:aws:scheduler:{stack.region}:<AWS::AccountId>:"
         f"schedule/{group}/*]"
     ] = (
         "The submit API creates and deletes one-time schedules named after tasks, only in "
         "the deployment's own schedule group."
     )
-    out[
-        f"AwsSolutions-IAM5[Resource::arn:aws:scheduler:{stack.region}:<AWS::AccountId>:"
-        f"schedule/{group}/*]"
-    ] = out[
-        f"AwsSolutions-IAM5[Resource::arn:aws:scheduler:<AWS::Region>:<AWS::AccountId>:"
-        f"schedule/{group}/*]"
-    ]
     for function in stack.functions.values():
         out[f"AwsSolutions-IAM5[Resource::<{_logical(stack, function)}.Arn>:*]"] = (
             "The dispatcher may invoke the executor function's versions and aliases."

@@ -258,5 +258,5 @@ class ConveyorStack(Stack):
         self.submit_api = SubmitApi(
             self, "SubmitApi", api_name=f"{topology.prefix}-submit", function=submit.function
         )
-        self.functions["submit-api"] = submit.function
+        self.submit_function = submit.function
         CfnOutput(self, "SubmitApiUrl", value=self.submit_api.api.api_endpoint)
