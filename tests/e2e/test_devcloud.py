@@ -93,40 +93,11 @@ def test_demo_runs_and_prints_the_state_summary():
 
 
 def test_dev_cloud_conditional_writes_have_one_winner():
-    """The dev cloud's moto server serializes DynamoDB writes, as DynamoDB does."""
-    import threading
-
-    from conveyor.errors import InvalidTransition
+    """The dev cloud's moto server serializes DynamoDB requests, as DynamoDB does."""
     from conveyor.local.devcloud import DevCloud, dev_runtime
-    from conveyor.model import TaskState
     from conveyor.topology import Topology
     from examples.catalog import catalog
-    from tests.integration.test_contracts import NOW, record
+    from tests.integration.test_contracts import _race_rounds
 
     with DevCloud(catalog, Topology(prefix="race")) as cloud:
-        store = dev_runtime(cloud).store
-        for round_ in range(5):
-            task_id = f"race-{round_}"
-            store.create(record(task_id), NOW)
-            wins, barrier = [], threading.Barrier(8)
-
-            def start(task_id=task_id, wins=wins, barrier=barrier):
-                barrier.wait()
-                try:
-                    store.transition(
-                        task_id,
-                        TaskState.RUNNING,
-                        {"lease_until": NOW + 10_000},
-                        NOW,
-                        increments={"attempts": 1},
-                    )
-                    wins.append(1)
-                except InvalidTransition:
-                    pass
-
-            threads = [threading.Thread(target=start) for _ in range(8)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            assert len(wins) == 1
+        _race_rounds(dev_runtime(cloud).store)
