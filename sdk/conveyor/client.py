@@ -119,10 +119,14 @@ class Conveyor:
         self.payloads = payloads
         self.scheduler = scheduler
         self.events = events
-        if events is None and store is None and hasattr(self, "aws"):
-            from .aws import EventBridgePublisher
+        if hasattr(self, "aws"):  # built from AWS settings: complete the set of adapters
+            from .aws import EventBridgePublisher, SqsLanes
+            from .aws.scheduler import EventBridgeScheduler
 
-            self.events = EventBridgePublisher(self.aws.events, self.topology.event_bus)
+            if events is None:
+                self.events = EventBridgePublisher(self.aws.events, self.topology.event_bus)
+            if scheduler is None and isinstance(self.lanes, SqsLanes):
+                self.scheduler = EventBridgeScheduler(self.aws.scheduler, self.lanes, self.topology)
 
     @classmethod
     def in_memory(

@@ -291,3 +291,14 @@ def test_failed_enqueue_leaves_nothing_behind(client, monkeypatch):
     assert footprint(client) == before
     with pytest.raises(TaskNotFound):
         client.get("lost")
+
+
+def test_a_client_built_from_aws_settings_has_every_adapter(provisioned, topology, example_catalog):
+    client = Conveyor(example_catalog, topology=topology, region="us-east-1")
+    task_id = client.submit("nightly_report", {}, delay=timedelta(hours=2)).task_id
+    assert client.get(task_id).state is TaskState.SCHEDULED
+    names = {s["Name"] for s in client.scheduler.list()}
+    assert names == {f"t-{task_id}", "nightly"}  # its own, and the catalog's cron schedule
+    assert client.cancel(task_id).state is TaskState.CANCELLED
+    assert {s["Name"] for s in client.scheduler.list()} == {"nightly"}
+    assert client.events is not None
