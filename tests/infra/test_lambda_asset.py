@@ -1,0 +1,61 @@
+"""The Lambda asset (built without docker) imports with only what Lambda provides: the
+runtime's boto3 and the Powertools layer. Dev-only packages are blocked on import."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.constructs.code import _CopySources
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.infra
+
+PROBE = """
+import sys
+BLOCKED = {"typer", "rich", "croniter", "moto", "click", "ulid", "aws_cdk", "infra", "tests"}
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not available in Lambda")
+        return None
+
+sys.meta_path.insert(0, Block())
+sys.path = [p for p in sys.path if "/sdk" not in p and p not in ("", ".")]
+sys.path.insert(0, sys.argv[1])
+import functions.executor.app as executor
+import functions.submit.app as submit
+import conveyor
+assert conveyor.__file__.startswith(sys.argv[1]), conveyor.__file__
+assert callable(executor.handler) and callable(submit.handler)
+import examples.catalog
+print("ok")
+"""
+
+
+def test_lambda_asset_imports_with_boto3_and_powertools_only(tmp_path):
+    assert _CopySources(ROOT, ("functions", "examples")).try_bundle(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conveyor", "examples", "functions"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(
+        {
+            "CONVEYOR_CATALOG": "examples.catalog",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")
