@@ -43,3 +43,36 @@ def test_long_attempts_get_their_lane_message_extended():
     assert calls == [("r-1", 60)]
     dispatcher.collect()
     assert calls == [("r-1", 60)]  # not again before another 30 s
+
+
+def test_paused_tasks_come_back_spread_over_the_hold_window():
+    rt = memory_runtime(ledger.catalog)
+    client = rt.client()
+    client.pause(task_type="work")
+    for _ in range(10):
+        client.submit("work", {"mode": "ok"})
+    dispatcher = rt.dispatcher(hold_seconds=20, pause_refresh=0)
+    delays = []
+    rt.lanes.change_visibility = lambda lane, receipt, seconds: delays.append(seconds)
+    dispatcher.step()
+    assert len(delays) == 10
+    assert all(20 <= d <= 30 for d in delays)
+    assert len(set(delays)) >= 4  # jittered: resume does not release a herd at once
+
+
+def test_a_message_received_50_times_is_recycled_not_left_to_sqs_redrive():
+    from conveyor.runtime.outcome import HOLD, Outcome
+
+    rt = memory_runtime(ledger.catalog)
+    client = rt.client()
+    task_id = client.submit("work", {"mode": "ok"}).task_id
+    lane = client.get(task_id).lane
+    (message,) = rt.lanes.receive(lane)
+    worn = InMessage(message.message_id, message.receipt, message.body, 50, 0)
+    dispatcher = rt.dispatcher()
+    dispatcher._settle(lane, worn, Outcome(HOLD, task_id, "paused", delay=5))
+    dispatcher.flush()
+    (fresh,) = rt.lanes.queues[lane]
+    assert fresh.body == message.body
+    assert fresh.receive_count == 0  # a new message: the receive count starts again
+    assert fresh.message_id != message.message_id
