@@ -232,16 +232,148 @@ def list_(
 
 
 @app.command()
-def cancel(task_id: str, catalog: CatalogOpt = None) -> None:
-    """Cancel a task (a running one is asked to stop)."""
-    record = _client(catalog).cancel(task_id)
-    _print_json(
-        {
-            "id": record.task_id,
-            "state": record.state.value,
-            "cancel_requested": record.cancel_requested,
-        }
+def cancel(
+    task_id: Annotated[str | None, typer.Argument()] = None,
+    task_type: Annotated[str | None, typer.Option("--type", help="cancel all of a type")] = None,
+    tenant: Annotated[str | None, typer.Option(help="cancel all of a tenant")] = None,
+    tag: Annotated[str | None, typer.Option(help="cancel all with a tag")] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Cancel one task, or in bulk by --type/--tenant/--tag (running ones are asked to stop)."""
+    client = _client(catalog)
+    if task_id is not None:
+        record = client.cancel(task_id)
+        _print_json(
+            {
+                "id": record.task_id,
+                "state": record.state.value,
+                "cancel_requested": record.cancel_requested,
+            }
+        )
+        return
+    done = client.cancel_many(task_type=task_type, tenant=tenant, tag=tag)
+    _print_json({"cancelled": len(done), "ids": done})
+
+
+@app.command()
+def result(
+    task_id: str, timeout: Annotated[float, typer.Option()] = 60.0, catalog: CatalogOpt = None
+) -> None:
+    """Wait for a task and print its result (exit 2 if it did not succeed)."""
+    _print_json(_client(catalog).result(task_id, timeout=timeout))
+
+
+@app.command()
+def pause(
+    task_type: Annotated[str | None, typer.Option("--type")] = None,
+    tenant: Annotated[str | None, typer.Option()] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Pause a task type and/or a tenant: their tasks are held, running ones finish."""
+    client = _client(catalog)
+    client.pause(task_type=task_type, tenant=tenant)
+    _print_json({"paused": sorted(map(list, client.paused()))})
+
+
+@app.command()
+def resume(
+    task_type: Annotated[str | None, typer.Option("--type")] = None,
+    tenant: Annotated[str | None, typer.Option()] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Resume a task type and/or a tenant; held tasks come back spread out."""
+    client = _client(catalog)
+    client.resume(task_type=task_type, tenant=tenant)
+    _print_json({"paused": sorted(map(list, client.paused()))})
+
+
+dlq_app = typer.Typer(
+    help="The dead-letter queue: list, show and redrive failed tasks.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+def _since(since: str | None) -> Any:
+    if since is None:
+        return None
+    from datetime import UTC, datetime, timedelta
+
+    from .durations import DurationError, parse_duration
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(since))
+    except DurationError as exc:
+        raise ConveyorError(f"--since: {exc} (e.g. --since 2h)") from None
+
+
+@dlq_app.command("list")
+def dlq_list(
+    task_type: Annotated[str | None, typer.Option("--type")] = None,
+    since: Annotated[str | None, typer.Option(help="e.g. 2h")] = None,
+    limit: Annotated[int, typer.Option()] = 100,
+    catalog: CatalogOpt = None,
+) -> None:
+    """List DLQ entries with their reason."""
+    table = Table("task id", "type", "tenant", "kind", "attempts", "reason")
+    for entry in _client(catalog).dlq_list(task_type=task_type, since=_since(since), limit=limit):
+        table.add_row(
+            entry.task_id,
+            entry.task_type,
+            entry.tenant,
+            entry.kind,
+            str(entry.attempts),
+            entry.reason[:80],
+        )
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(task_id: str, catalog: CatalogOpt = None) -> None:
+    """Show one DLQ entry in full (the original message included)."""
+    for entry in _client(catalog).dlq_list(limit=100_000):
+        if entry.task_id == task_id:
+            _print_json(entry.to_dict())
+            return
+    raise ConveyorError(f"no DLQ entry for task {task_id!r}")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    task_type: Annotated[str | None, typer.Option("--type")] = None,
+    since: Annotated[str | None, typer.Option(help="e.g. 2h")] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Re-queue DLQ entries (attempts reset); a crash mid-way loses nothing."""
+    ids = _client(catalog).dlq_redrive(task_type=task_type, since=_since(since))
+    _print_json({"redriven": len(ids), "ids": ids})
+
+
+@app.command()
+def dispatcher(
+    catalog: CatalogOpt = None,
+    local: Annotated[bool, typer.Option(help="run Lambda types in this process")] = False,
+) -> None:
+    """Run the dispatcher service until SIGTERM/SIGINT (the Fargate service's command)."""
+    from .aws import AwsClients
+    from .runtime.bootstrap import aws_runtime
+    from .runtime.executors import LambdaExecutor, LocalExecutor
+
+    runtime = aws_runtime(load_catalog(_catalog_path(catalog)), Topology.from_env(), AwsClients())
+    runner = runtime.runner()
+    executor = (
+        LocalExecutor(runner)
+        if local
+        else LambdaExecutor(
+            AwsClients(config=LambdaExecutor.CLIENT_CONFIG).lambda_, runtime.topology.prefix
+        )
     )
+    service = runtime.dispatcher(executor, runner=runner)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print(f"dispatcher on {len(runtime.topology.lanes)} lanes")
+    service.run(stop)
+    console.print("dispatcher stopped")
 
 
 @app.command()
