@@ -128,6 +128,7 @@ def test_cancel_and_expiry_in_the_dispatcher(rt):
     assert client.get(expired).state is TaskState.EXPIRED
     assert all(ledger.effects()[i] == 0 for i in [*batch, expired])
     assert len(rt.events.of_type("Task Expired")) == 1
+    assert sorted(e["id"] for e in rt.events.of_type("Task Cancelled")) == sorted(batch)
 
 
 def test_dlq_redrive_resets_attempts_and_reruns(rt, monkeypatch):
