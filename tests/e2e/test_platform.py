@@ -18,18 +18,9 @@ from conveyor.local.platform import LocalPlatform
 from conveyor.ports import OutMessage
 from conveyor.runtime.executors import LambdaExecutor
 from tests.support import ledger
+from tests.support.waiting import wait_terminal
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_terminal(client, ids, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        records = [client.get(i) for i in ids]
-        if all(r.terminal for r in records):
-            return records
-        time.sleep(0.5)
-    raise AssertionError([r.state for r in records])
 
 
 def test_n_in_n_terminal_none_lost_none_twice(cloud, ledger_dir):

@@ -17,6 +17,7 @@ from conveyor.local.schedules import ScheduleDriver
 from conveyor.ports import FakeClock
 from conveyor.topology import Topology
 from examples.catalog import catalog as example_catalog
+from tests.support.waiting import wait_terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -27,16 +28,6 @@ def example_cloud():
         example_catalog, Topology(prefix="e2e-time"), catalog_module="examples.catalog"
     ) as cloud:
         yield cloud
-
-
-def wait_for_states(client, ids, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        records = [client.get(i) for i in ids]
-        if all(r.terminal for r in records):
-            return records
-        time.sleep(0.3)
-    raise AssertionError([client.get(i).state for i in ids])
 
 
 def test_delay_at_schedule_and_event_each_produce_a_task_that_runs(example_cloud):
@@ -129,7 +120,7 @@ def test_http_submit_api_on_loopback(example_cloud):
             assert (got[0], got[1]["error"]) == (code, error), (path, got)
         dispatcher = rt.dispatcher()
         dispatcher.drain(idle_passes=2, timeout=60)
-        (record,) = wait_for_states(client, ["http-1"])
+        (record,) = wait_terminal(client, ["http-1"])
         assert record.state is TaskState.SUCCEEDED
     finally:
         server.shutdown()
