@@ -108,7 +108,3 @@ class Monitoring(Construct):
             ),
             cw.AlarmStatusWidget(title="Alarms", width=18, alarms=list(self.alarms)),
         )
-
-    @property
-    def alarm_count(self) -> int:
-        return len(self.alarms)

@@ -55,10 +55,6 @@ def allowed_sources(target: TaskState) -> frozenset[TaskState]:
     return TRANSITIONS.get(target, frozenset())
 
 
-def can_transition(source: TaskState, target: TaskState) -> bool:
-    return source in allowed_sources(target)
-
-
 @dataclass(frozen=True, slots=True)
 class TaskError:
     """Why an attempt (or the task) failed. ``kind`` is fatal|retryable|throttled|timeout|

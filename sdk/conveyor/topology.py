@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import InvalidOption
@@ -82,9 +82,6 @@ class Topology:
 
     def work_queue(self, task_type: str) -> str:
         return f"{self.prefix}-work-{task_type}"
-
-    def work_queues(self, fargate_types: Iterable[str]) -> tuple[str, ...]:
-        return tuple(self.work_queue(t) for t in fargate_types)
 
     def env(self) -> dict[str, str]:
         """The environment variables that make ``from_env`` rebuild this topology."""
