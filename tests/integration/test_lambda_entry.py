@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from conveyor.local.provision import provision
 from conveyor.runtime.bootstrap import memory_runtime
 from conveyor.runtime.lambda_entry import make_handler
 from tests.support import ledger
@@ -72,3 +73,20 @@ def test_sqs_batch_reports_partial_failures(tmp_path, monkeypatch):
     reasons = sorted(json.loads(m.body)["reason"] for m in dead)
     assert reasons[0] == "cannot ever work"
     assert reasons[1].startswith("malformed message")
+
+
+def test_handler_built_from_the_environment_runs_a_task(aws, topology, tmp_path, monkeypatch):
+    """No injection: the handler wires itself from the environment, as in Lambda."""
+    from conveyor.runtime.bootstrap import aws_runtime
+
+    provision(aws, topology, ledger.catalog)
+    monkeypatch.setenv("LEDGER_DIR", str(tmp_path))
+    monkeypatch.setenv("CONVEYOR_CATALOG", "tests.support.ledger")
+    for key, value in topology.env().items():
+        monkeypatch.setenv(key, value)
+    rt = aws_runtime(ledger.catalog, topology, aws)
+    task_id = rt.client().submit("work", {"mode": "ok"}).task_id
+    handler = make_handler()
+    response = handler({"conveyor": body_of(rt, task_id)}, Context())
+    assert (response["action"], response["state"]) == ("ack", "SUCCEEDED")
+    assert ledger.effects()[task_id] == 1

@@ -38,7 +38,7 @@ class Runtime:
             self.payloads,
             events=self.events,
             clock=self.clock,
-            rng=self.rng,
+            rng=kwargs.pop("rng", self.rng),
             scheduler=kwargs.pop("scheduler", self.scheduler),
             **kwargs,
         )
