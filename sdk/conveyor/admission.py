@@ -13,7 +13,7 @@ Documented choices:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from .errors import (
 )
 from .ids import DEFAULT_TENANT, new_task_id, validate_task_id, validate_tenant
 from .model import PRIORITIES, TaskRecord, TaskState
-from .payload import INLINE_LIMIT, MAX_PAYLOAD, digest, encode
+from .payload import INLINE_LIMIT, MAX_PAYLOAD, digest, encode, is_utf8
 from .topology import Topology
 
 SQS_MAX_DELAY = 900
@@ -95,6 +95,20 @@ def _delay_seconds(request: SubmitRequest, now_ms: int) -> float:
     return seconds
 
 
+def _tags(value: object) -> tuple[str, ...]:
+    """The tags as a tuple; a list of strings is required (a string is not three tags)."""
+    rule = f"tags must be a list of at most {MAX_TAGS} non-empty strings of <= 64 chars"
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidOption(f"{rule}, got {type(value).__name__}")
+    tags = tuple(value)
+    if len(tags) > MAX_TAGS or any(not isinstance(t, str) or not t or len(t) > 64 for t in tags):
+        raise InvalidOption(rule)
+    for tag in tags:
+        if not is_utf8(tag):
+            raise InvalidOption(f"tag {tag!r} is not valid Unicode text (a lone surrogate)")
+    return tags
+
+
 def admit(
     catalog: Catalog,
     topology: Topology,
@@ -127,9 +141,7 @@ def admit(
             f"ttl ({ttl:g}s) is not longer than the delay ({delay:g}s): the task would "
             "expire before it could run"
         )
-    tags = tuple(request.tags)
-    if len(tags) > MAX_TAGS or any(not isinstance(t, str) or not t or len(t) > 64 for t in tags):
-        raise InvalidOption(f"tags must be at most {MAX_TAGS} non-empty strings of <= 64 chars")
+    tags = _tags(request.tags)
 
     data = encode(request.payload)
     if len(data) > MAX_PAYLOAD:

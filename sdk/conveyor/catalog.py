@@ -33,7 +33,7 @@ EXECUTORS = ("lambda", "fargate")
 #: Maximum timeout per executor, seconds (Lambda's hard limit; a week for Fargate).
 MAX_TIMEOUT = {"lambda": 900.0, "fargate": 7 * 86400.0}
 FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
-TASK_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+TASK_NAME_RE = re.compile(r"\A[a-z][a-z0-9_]{0,47}\Z")
 FOREVER = "forever"
 
 

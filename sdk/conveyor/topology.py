@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .errors import InvalidOption
 from .model import PRIORITIES
 
-PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+PREFIX_RE = re.compile(r"\A[a-z][a-z0-9-]{1,30}\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ class SubmitPart(ClientBase):
         ``window`` of flexible minutes, for off-peak work) the task is SCHEDULED and an
         EventBridge Scheduler one-time schedule enqueues it. ``at`` in the past runs now."""
         request = SubmitRequest(
-            task_type, payload, task_id, tenant, priority, delay, at, ttl, tuple(tags), window
+            task_type, payload, task_id, tenant, priority, delay, at, ttl, tags, window
         )
         admitted = admit(self.catalog, self.topology, request, now_ms(self.clock))
         result = self._create(admitted)

@@ -31,7 +31,7 @@ POST_FIELDS = {
     "tags",
     "window_minutes",
 }
-_ROUTE = re.compile(r"^/tasks/([^/]+)/?$")
+_ROUTE = re.compile(r"\A/tasks/([^/]+)/?\Z")
 
 
 def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
