@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .model import TaskRecord, TaskState
+from .policy.backpressure import Signal
+from .policy.pool import Route
 
 
 class Clock(Protocol):
@@ -180,3 +182,42 @@ class PayloadStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def delete(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """The dynamic pool's routes (tenant -> dedicated lane) at one version (0: none)."""
+
+    version: int
+    routes: Mapping[str, Route]
+
+
+class ControlStore(Protocol):
+    """The multi-tenant control plane: pool routes, dispatcher membership, back-pressure
+    signals and lane leases. Times are epoch seconds."""
+
+    def routes(self, consistent: bool = False) -> RouteTable: ...
+
+    def put_routes(self, routes: Mapping[str, Route], expect_version: int) -> bool:
+        """Write iff still at ``expect_version``; False when another writer won."""
+        ...
+
+    def heartbeat(self, member: str, until: float) -> None: ...
+
+    def leave(self, member: str) -> None: ...
+
+    def members(self) -> dict[str, float]:
+        """member -> heartbeat expiry, expired ones included (callers filter)."""
+        ...
+
+    def put_signal(self, member: str, signal: Signal) -> None: ...
+
+    def signal(self) -> Signal | None:
+        """Every member's signal combined (``aws.control.combine``)."""
+        ...
+
+    def acquire(self, lane: str, member: str, now: float, until: float) -> bool: ...
+
+    def release(self, lane: str, member: str) -> None: ...
+
+    def leases(self, lanes: Sequence[str]) -> dict[str, tuple[str, float]]: ...

@@ -12,6 +12,7 @@ import pytest
 
 from conveyor.policy.backpressure import Backlog, BackPressure, Signal, check
 from conveyor.policy.heavy import SampleAndHold
+from conveyor.policy.leases import desired_lanes, live, owner_of, share
 from conveyor.policy.pool import Merge, PoolPolicy, Release, Renew, Route, Split
 from conveyor.policy.sharding import DepthCache, ShuffleSharder, blast_radius, unrank
 
@@ -219,3 +220,26 @@ def test_signal_round_trips_and_rejects_garbage():
     for bad in ({"at": "x"}, {"at": 1, "heavy": [1]}, {"at": None}, {"at": float("nan")}):
         with pytest.raises(ValueError):
             Signal.from_dict(bad)
+
+
+# -- several dispatchers ------------------------------------------------------------------
+
+
+def test_rendezvous_assignment_is_total_exclusive_and_moves_little():
+    lanes = [f"lane-{i}" for i in range(48)]
+    three = ["d1", "d2", "d3"]
+    owned = {m: desired_lanes(m, three, lanes) for m in three}
+    assert sorted(lane for v in owned.values() for lane in v) == sorted(lanes)  # once each
+    assert all(8 <= len(v) <= 24 for v in owned.values())
+    two = ["d1", "d3"]  # d2 died: only its lanes move
+    after = {m: desired_lanes(m, two, lanes) for m in two}
+    for m in two:
+        assert set(owned[m]) <= set(after[m])
+    assert desired_lanes("solo", [], lanes) == lanes
+
+
+def test_live_members_and_limit_share():
+    assert live({"a": 10.0, "b": 5.0, "c": 10.5}, now=6.0) == ["a", "c"]
+    assert share([["a"], ["a", "b", "c"]]) == pytest.approx(1 / 3)
+    assert share([]) == 1.0
+    assert owner_of("lane", []) is None

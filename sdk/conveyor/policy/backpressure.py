@@ -17,7 +17,7 @@ dispatcher must not stop producers).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 #: Sources whose tasks are never refused.
@@ -137,4 +137,21 @@ def check(
     )
 
 
-__all__ = ["NEVER_REFUSED", "BackPressure", "Backlog", "Refusal", "Signal", "check"]
+def combine(signals: Sequence[Signal]) -> Signal | None:
+    """One signal from every dispatcher's: overloaded if any is, heavy tenants united
+    (largest share kept), the longest Retry-After, the oldest time (so staleness is
+    judged by the stalest reporter that says overloaded)."""
+    hot = [s for s in signals if s.overloaded]
+    if not signals:
+        return None
+    if not hot:
+        return max(signals, key=lambda s: s.at)
+    heavy: dict[str, float] = {}
+    for s in hot:
+        for tenant, part in s.heavy.items():
+            heavy[tenant] = max(part, heavy.get(tenant, 0.0))
+    worst = max(hot, key=lambda s: s.retry_after)
+    return Signal(max(s.at for s in hot), True, heavy, worst.retry_after, worst.reason)
+
+
+__all__ = ["NEVER_REFUSED", "BackPressure", "Backlog", "Refusal", "Signal", "check", "combine"]
