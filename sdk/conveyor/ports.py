@@ -75,23 +75,34 @@ class TaskStore(Protocol):
         now_ms: int,
         *,
         expect_attempts: int | None = None,
+        expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         """Move to ``target`` iff the current state allows it (model.TRANSITIONS).
 
-        ``increments`` adds to integer fields atomically (``attempts``: +1 on a start).
+        ``increments`` adds to integer fields atomically (a start adds 1 to ``attempts``
+        and to ``starts``).
 
         Entering RUNNING from RUNNING additionally needs the lease to have expired
-        (``lease_until < now_ms``). ``expect_attempts`` pins the attempt number, so a
-        stale worker cannot finish someone else's attempt. Raises InvalidTransition
-        (carrying the current record) or TaskNotFound. At most one racer wins.
+        (``lease_until < now_ms``). ``expect_starts`` pins the attempt's fencing token
+        (``starts`` never goes down), so a stale attempt cannot finish someone else's;
+        ``expect_attempts`` pins the retry budget spent. Raises InvalidTransition carrying
+        the record as it is now (DynamoDB: ``ReturnValuesOnConditionCheckFailure``), so
+        a caller whose reply was lost can tell its own applied write from a newer one,
+        or TaskNotFound. At most one racer wins.
         """
         ...
 
     def update(
-        self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
+        self,
+        task_id: str,
+        changes: Mapping[str, Any],
+        *,
+        states: Iterable[TaskState],
+        expect_starts: int | None = None,
     ) -> TaskRecord:
-        """Set fields without a state change iff the state is in ``states``."""
+        """Set fields without a state change iff the state is in ``states`` (and the
+        fencing token is ``expect_starts``, when given)."""
         ...
 
     def delete(self, task_id: str, *, state: TaskState) -> None:
