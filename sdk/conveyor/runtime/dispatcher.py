@@ -33,7 +33,7 @@ from ..policy.picker import WeightedLanePicker
 from ..ports import Clock, InMessage, Lanes, SystemClock, TaskStore
 from ..topology import Topology
 from .executors import Executor
-from .intake import Held, Intake
+from .intake import Held, Intake, PauseSetUnknown
 from .outbox import MAX_VISIBILITY, RECYCLE_AT, Outbox
 from .outcome import HOLD, RETRY, Outcome
 from .runner import TaskRunner
@@ -133,7 +133,11 @@ class Dispatcher:
         for lane in self.topology.lanes:
             room = self.buffer_per_lane - len(self.buffers[lane])
             if room > 0 and self._capacity() > 0 and now >= self._next_poll.get(lane, 0.0):
-                messages = self.lanes.receive(lane, max_messages=min(10, room))
+                try:
+                    messages = self.lanes.receive(lane, max_messages=min(10, room))
+                except Exception:
+                    logger.exception("receive failed", extra={"lane": lane})
+                    messages = []
                 pulled += len(messages)
                 self._backoff_empty(lane, now, bool(messages))
                 self.ingest(lane, messages)
@@ -154,17 +158,28 @@ class Dispatcher:
             self._next_poll[lane] = now + wait
 
     def _capacity(self) -> int:
+        """Messages we may still pull: held, running and unsent ones all count, so an
+        outage of the outbox's sends stops pulling instead of piling up receipts."""
         buffered = sum(len(b) for b in self.buffers.values())
-        return self.max_in_flight - len(self.running) - buffered
+        return self.max_in_flight - len(self.running) - buffered - self.outbox.pending()
 
     def paused(self) -> frozenset[tuple[str, str]]:
         return self.intake.paused()
 
     def ingest(self, lane: str, messages: list[InMessage]) -> None:
         """Classify freshly pulled messages; runnable ones go to the lane's buffer."""
-        paused = self.paused() if messages else frozenset()
+        if not messages:
+            return
         with self._lock:
             self.stats.received += len(messages)
+        try:
+            paused = self.paused()
+        except PauseSetUnknown:
+            logger.exception("pause set unknown: holding the batch", extra={"lane": lane})
+            for message in messages:
+                self._settle(lane, message, self.intake.unknown_hold(message))
+            return
+        with self._lock:
             self.buffers[lane].extend(self.intake.classify(lane, messages, paused))
 
     def _eligible(self, task_type: TaskType) -> bool:
@@ -209,9 +224,17 @@ class Dispatcher:
         return None
 
     def _start(self, held: Held) -> None:
+        try:
+            self._hand_over(held)
+        except Exception:
+            logger.exception("could not hand a task over", extra={"task_id": held.env.task_id})
+            self._settle(held.lane, held.message, self.intake.unknown_hold(held.message))
+
+    def _hand_over(self, held: Held) -> None:
         name = held.task_type.name
         if held.task_type.executor == "fargate":
-            self.outbox.forward(self.topology.work_queue(name), held.lane, held.message, held.env)
+            queue = self.topology.work_queue(name)
+            self.outbox.forward(queue, held.lane, held.message, held.env.tenant)
             self.stats.forwarded[name] += 1
             return
         future = self.executor.submit(held.task_type, held.message.body, held.env)
@@ -229,13 +252,12 @@ class Dispatcher:
             self.running = pending
             self._extend(pending)
             for item in done:
-                self.in_flight[item.task_type.name] -= 1
                 try:
-                    outcome = item.future.result()
-                except Exception as exc:
-                    logger.exception("executor failed")
-                    outcome = Outcome(RETRY, "", "retryable", delay=5.0, reason=str(exc))
-                self._settle(item.lane, item.message, outcome)
+                    self._settle(item.lane, item.message, _outcome_of(item.future))
+                except Exception:
+                    logger.exception("could not settle an attempt's message")
+                finally:
+                    self.in_flight[item.task_type.name] -= 1
             return len(done)
 
     def _extend(self, running: list[_Running]) -> None:
@@ -262,10 +284,11 @@ class Dispatcher:
         """Messages whose ack, forward or dead letter waits for the next flush."""
         return self.outbox.pending()
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
         """Send forwards and dead letters, then delete what they replace (in that order,
-        so a crash in between duplicates at worst and never loses)."""
-        self.outbox.flush()
+        so a crash in between duplicates at worst and never loses). False when something
+        could not be sent and stays queued for the next flush."""
+        return self.outbox.flush()
 
     # -- service loop ---------------------------------------------------------------------
 
@@ -309,3 +332,11 @@ class Dispatcher:
     def run(self, stop: threading.Event, *, wait_seconds: int = 20) -> None:
         """Serve until ``stop`` is set: one long-polling puller thread per lane."""
         serve(self, stop, wait_seconds=wait_seconds)
+
+
+def _outcome_of(future: Future[Outcome]) -> Outcome:
+    try:
+        return future.result()
+    except Exception as exc:
+        logger.exception("executor failed")
+        return Outcome(RETRY, "", "retryable", delay=5.0, reason=str(exc))
