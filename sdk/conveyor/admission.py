@@ -34,6 +34,9 @@ from .payload import INLINE_LIMIT, MAX_PAYLOAD, digest, encode, is_utf8
 from .topology import Topology
 
 SQS_MAX_DELAY = 900
+#: Seconds: the furthest ahead a task may start, and the longest TTL (10 years). Keeps
+#: timestamps inside what datetimes, DynamoDB numbers and the Scheduler can hold.
+MAX_HORIZON = 3650 * 86400
 MAX_TAGS = 10
 
 
@@ -87,9 +90,12 @@ def _delay_seconds(request: SubmitRequest, now_ms: int) -> float:
     delay = request.delay
     if isinstance(delay, bool) or not isinstance(delay, (int, float, timedelta)):
         raise InvalidTiming(f"delay= must be seconds or a timedelta, got {delay!r}")
-    seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    try:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    except OverflowError:
+        seconds = math.inf
     if math.isnan(seconds) or math.isinf(seconds):
-        raise InvalidTiming(f"delay= must be a finite number of seconds, got {delay!r}")
+        raise InvalidTiming(f"delay= must be a finite number of seconds, got {delay!r:.80}")
     if seconds < 0:
         raise InvalidTiming(f"delay= is negative ({seconds:g}s); use 0 to run now")
     return seconds
@@ -129,11 +135,17 @@ def admit(
     if isinstance(priority, bool) or priority not in PRIORITIES:
         raise InvalidPriority(f"priority {priority!r} is not one of {', '.join(PRIORITIES)}")
     delay = _delay_seconds(request, now_ms)
+    if delay > MAX_HORIZON:
+        raise InvalidTiming(
+            f"the task would start {delay:g}s from now; the maximum is {MAX_HORIZON}s (10 years)"
+        )
     if request.ttl is not None:
         try:
             ttl: float | None = parse_duration(request.ttl)
-        except DurationError as exc:
+        except (DurationError, OverflowError) as exc:
             raise InvalidTiming(f"ttl=: {exc}") from None
+        if ttl is not None and ttl > MAX_HORIZON:
+            raise InvalidTiming(f"ttl= is {ttl:g}s; the maximum is {MAX_HORIZON}s (10 years)")
     else:
         ttl = task_type.ttl
     if ttl is not None and delay > 0 and ttl <= delay:
