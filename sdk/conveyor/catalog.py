@@ -305,7 +305,9 @@ class TaskHandle:
     def submit(self, payload: Any = None, **options: Any) -> Any:
         """Submit one task of this type with the default client (see Conveyor.submit)."""
         if _default_submitter is None:
-            raise RuntimeError("import conveyor (the SDK) before submitting")
+            importlib.import_module("conveyor.client")  # binds the default submitter
+        if _default_submitter is None:  # pragma: no cover - the import always binds it
+            raise RuntimeError("the SDK client could not be loaded")
         return _default_submitter()(self.task_type.name, payload, **options)
 
 
