@@ -243,3 +243,20 @@ def test_live_members_and_limit_share():
     assert share([["a"], ["a", "b", "c"]]) == pytest.approx(1 / 3)
     assert share([]) == 1.0
     assert owner_of("lane", []) is None
+
+
+def test_topology_spreads_tenants_over_lanes_and_names_the_pool():
+    from conveyor.errors import InvalidOption
+    from conveyor.topology import Topology
+
+    topology = Topology(prefix="mt", shards=8, spread=2, pool=3)
+    lanes = topology.lanes_for("normal", "acme")
+    assert len(set(lanes)) == 2
+    assert set(lanes) <= set(topology.lanes_of("normal"))
+    assert topology.lane_for("normal", "acme") == lanes[0]
+    assert topology.pool_lanes == ("mt-pool-0", "mt-pool-1", "mt-pool-2")
+    assert topology.lanes[-3:] == topology.pool_lanes
+    assert Topology.from_env(topology.env()) == topology
+    for bad in ({"spread": 0}, {"pool": -1}, {"pool": 65}, {"shards": True}):
+        with pytest.raises(InvalidOption):
+            Topology(prefix="mt", **bad)
