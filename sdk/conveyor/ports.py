@@ -203,6 +203,14 @@ class RouteTable:
     routes: Mapping[str, Route]
 
 
+@dataclass(frozen=True, slots=True)
+class ControlView:
+    """What producers read: the combined back-pressure signal and lane depths."""
+
+    signal: Signal | None
+    depths: Mapping[str, int]
+
+
 class ControlStore(Protocol):
     """The multi-tenant control plane: pool routes, dispatcher membership, back-pressure
     signals and lane leases. Times are epoch seconds."""
@@ -221,11 +229,17 @@ class ControlStore(Protocol):
         """member -> heartbeat expiry, expired ones included (callers filter)."""
         ...
 
-    def put_signal(self, member: str, signal: Signal) -> None: ...
-
-    def signal(self) -> Signal | None:
-        """Every member's signal combined (``aws.control.combine``)."""
+    def put_signal(
+        self, member: str, signal: Signal, depths: Mapping[str, int] | None = None
+    ) -> None:
+        """Publish this member's signal and the depths of the lanes it serves."""
         ...
+
+    def view(self) -> ControlView:
+        """Every member's signal combined (``policy.backpressure.combine``), depths merged."""
+        ...
+
+    def signal(self) -> Signal | None: ...
 
     def acquire(self, lane: str, member: str, now: float, until: float) -> bool: ...
 

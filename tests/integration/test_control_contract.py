@@ -45,7 +45,11 @@ def test_signals_of_every_member_are_combined(control):
     assert control.signal() is None
     control.put_signal("d1", Signal(10.0, False))
     control.put_signal("d2", Signal(11.0, True, {"big": 0.4}, 5.0, "old backlog"))
-    control.put_signal("d3", Signal(12.0, True, {"big": 0.7, "other": 0.2}, 9.0, "deep"))
+    control.put_signal(
+        "d3", Signal(12.0, True, {"big": 0.7, "other": 0.2}, 9.0, "deep"), {"lane-1": 40}
+    )
+    control.put_signal("d1", Signal(10.5, False), {"lane-0": 3})
+    assert control.view().depths == {"lane-0": 3, "lane-1": 40}
     combined = control.signal()
     assert combined.overloaded
     assert combined.heavy == {"big": 0.7, "other": 0.2}

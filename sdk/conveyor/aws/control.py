@@ -9,8 +9,10 @@ Items (ids start with ``ctl#``, which no task ID can: task IDs have no ``#``):
 * ``ctl#members``  -- one attribute ``mem_<member>`` per live dispatcher: the epoch
   second its heartbeat expires. A heartbeat is one idempotent UpdateItem.
 * ``ctl#signal``   -- one attribute ``sig_<member>`` per dispatcher: its back-pressure
-  signal (JSON). Readers combine them (overloaded if any is; heavy tenants united), so
-  each dispatcher reports what it sees and nobody overwrites anybody.
+  signal and the depths of the lanes it serves (JSON). Readers combine them (overloaded
+  if any is; heavy tenants united; depths merged), so each dispatcher reports what it
+  sees and nobody overwrites anybody. Producers read this one item to pick the shorter
+  of a tenant's lanes, instead of asking SQS for every lane's depth themselves.
 * ``ctl#lease#<lane>`` -- who serves a lane, until when. Acquire is conditional (free,
   expired, or already mine), so a retried acquire after a lost reply still succeeds and
   two members never hold one lane.
@@ -29,7 +31,7 @@ from typing import Any
 
 from ..policy.backpressure import Signal, combine
 from ..policy.pool import Route
-from ..ports import RouteTable
+from ..ports import ControlView, RouteTable
 from .codec import typed
 
 ROUTES = "ctl#routes"
@@ -149,20 +151,29 @@ class DynamoControl:
         item = self._get(MEMBERS, consistent=True)
         return {k[4:]: float(v["N"]) for k, v in item.items() if k.startswith("mem_")}
 
-    def put_signal(self, member: str, signal: Signal) -> None:
-        self._set_attr(SIGNALS, f"sig_{member}", typed(json.dumps(signal.to_dict())))
+    def put_signal(
+        self, member: str, signal: Signal, depths: Mapping[str, int] | None = None
+    ) -> None:
+        doc = {"signal": signal.to_dict(), "depths": dict(depths or {})}
+        self._set_attr(SIGNALS, f"sig_{member}", typed(json.dumps(doc, separators=(",", ":"))))
 
-    def signal(self) -> Signal | None:
-        """All dispatchers' signals combined; malformed entries are skipped."""
-        signals = []
+    def view(self) -> ControlView:
+        """Every dispatcher's signal combined and lane depths merged (one GetItem);
+        malformed entries are skipped."""
+        signals, depths = [], {}
         for key, value in self._get(SIGNALS).items():
             if not key.startswith("sig_"):
                 continue
             try:
-                signals.append(Signal.from_dict(json.loads(value["S"])))
-            except (KeyError, ValueError, TypeError):
+                doc = json.loads(value["S"])
+                signals.append(Signal.from_dict(doc["signal"]))
+                depths.update({str(k): int(v) for k, v in doc.get("depths", {}).items()})
+            except (KeyError, ValueError, TypeError, AttributeError):
                 continue
-        return combine(signals)
+        return ControlView(combine(signals), depths)
+
+    def signal(self) -> Signal | None:
+        return self.view().signal
 
     # -- lane leases ----------------------------------------------------------------------
 

@@ -7,14 +7,14 @@ from collections.abc import Mapping, Sequence
 
 from ..policy.backpressure import Signal, combine
 from ..policy.pool import Route
-from ..ports import RouteTable
+from ..ports import ControlView, RouteTable
 
 
 class MemoryControl:
     def __init__(self) -> None:
         self._routes = RouteTable(0, {})
         self._members: dict[str, float] = {}
-        self._signals: dict[str, Signal] = {}
+        self._signals: dict[str, tuple[Signal, dict[str, int]]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
@@ -42,13 +42,21 @@ class MemoryControl:
         with self._lock:
             return dict(self._members)
 
-    def put_signal(self, member: str, signal: Signal) -> None:
+    def put_signal(
+        self, member: str, signal: Signal, depths: Mapping[str, int] | None = None
+    ) -> None:
         with self._lock:
-            self._signals[member] = signal
+            self._signals[member] = (signal, dict(depths or {}))
+
+    def view(self) -> ControlView:
+        with self._lock:
+            depths: dict[str, int] = {}
+            for _, part in self._signals.values():
+                depths.update(part)
+            return ControlView(combine([s for s, _ in self._signals.values()]), depths)
 
     def signal(self) -> Signal | None:
-        with self._lock:
-            return combine(list(self._signals.values()))
+        return self.view().signal
 
     def acquire(self, lane: str, member: str, now: float, until: float) -> bool:
         with self._lock:
