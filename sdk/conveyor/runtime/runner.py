@@ -105,9 +105,11 @@ class TaskRunner:
         lease_seconds: float | None = None,
         on_heartbeat: Callable[[], None] | None = None,
         write_budget: float | None = None,
+        on_start: Callable[[TaskRecord], None] | None = None,
     ) -> Outcome:
         """Run one delivery of ``env``. ``write_budget`` (seconds) bounds the backoff on
-        transient store errors, e.g. to what is left of a Lambda invocation."""
+        transient store errors, e.g. to what is left of a Lambda invocation;
+        ``on_start`` receives the RUNNING record (its ``starts`` is the attempt's token)."""
         try:
             task_type = self.catalog.get(env.task_type)
         except UnknownTaskType as exc:
@@ -136,6 +138,8 @@ class TaskRunner:
         if isinstance(started, Outcome):
             return started
         record = started
+        if on_start is not None:
+            on_start(record)
         if record.payload_sha256 != env.sha256:
             error = TaskError("malformed", "PayloadMismatch", "message payload does not match")
             return self._fail(record, task_type, now, 0, error, budget=budget)
