@@ -52,20 +52,7 @@ def test_sqs_batch_reports_partial_failures(tmp_path, monkeypatch):
     ok = client.submit("work", {"mode": "ok"}).task_id
     flaky = client.submit("work", {"mode": "flaky", "ok_at": 2}).task_id
     fatal = client.submit("work", {"mode": "fatal"}).task_id
-    records = [
-        {
-            "messageId": f"m{i}",
-            "receiptHandle": "r",
-            "body": body_of(rt, t),
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "awsRegion": "us-east-1",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-        }
-        for i, t in enumerate([ok, flaky, fatal])
-    ]
+    records = [sqs_record(body_of(rt, t), f"m{i}") for i, t in enumerate([ok, flaky, fatal])]
     records.append({**records[0], "messageId": "m3", "body": "garbage"})
     response = handler({"Records": records}, Context())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # the retry only
