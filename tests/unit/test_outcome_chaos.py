@@ -115,7 +115,7 @@ def run_scenario(
                 if not lanes.send(rt.topology.dlq, [letter]):
                     lanes.delete(lane, [message.receipt])
             else:
-                lanes.change_visibility(lane, message.receipt, int(round(outcome.delay)))
+                lanes.change_visibility(lane, message.receipt, round(outcome.delay))
         except ConnectionError:
             pass  # the message comes back when its visibility ends
 
