@@ -139,3 +139,27 @@ def test_an_error_after_the_write_was_applied_is_retried_and_recognised(rt, hook
     assert (outcome.action, outcome.kind, outcome.state) == ("ack", "ok", "SUCCEEDED")
     assert len(rt.events.of_type("Task Succeeded")) == 1
     assert ledger.effects()[task_id] == 1
+
+
+def test_a_write_that_keeps_failing_releases_the_message_and_is_made_later_without_a_rerun(
+    rt, hooks
+):
+    """before-call raising: the UpdateItem never reaches DynamoDB (as after botocore's
+    retries are spent). The runner backs off within its budget, then answers hold /
+    unsettled; when the message comes back, only the write is made."""
+    down = {"on": True}
+
+    def refuse_success(params: dict[str, Any], **_: Any) -> None:
+        if down["on"] and '"SUCCEEDED"' in str(params.get("body", "")):
+            raise ConnectionClosedError(endpoint_url="https://dynamodb")
+
+    hooks("before-call.dynamodb.UpdateItem", refuse_success)
+    task_id, body = start_one(rt, "ok")
+    run = runner(rt)
+    first = run.run_body(body)
+    assert (first.action, first.kind) == ("hold", "unsettled")
+    assert rt.store.get(task_id).state is TaskState.RUNNING
+    down["on"] = False
+    second = run.run_body(body)
+    assert (second.action, second.kind, second.state) == ("ack", "ok", "SUCCEEDED")
+    assert ledger.effects()[task_id] == 1
