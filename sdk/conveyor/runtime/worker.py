@@ -116,7 +116,6 @@ class Worker:
             logger.exception("could not set task scale-in protection")
 
     def handle(self, message: InMessage, stop: threading.Event) -> None:
-        lanes = self.runtime.lanes
         try:
             env = parse(message.body)
         except Malformed as exc:
@@ -130,38 +129,10 @@ class Worker:
             )
             return
         self._protect(True)
-        lock = threading.Lock()
-        last_beat = [time.monotonic()]
-        token: list[int | None] = [None]
-
-        def on_start(record: TaskRecord) -> None:
-            token[0] = record.starts
-
-        def beat() -> None:
-            """Extend the message and the lease; a failure is logged, never raised."""
-            with lock:
-                last_beat[0] = time.monotonic()
-                try:
-                    lanes.change_visibility(self.queue, message.receipt, int(self.lease))
-                except Exception:
-                    logger.exception("heartbeat: could not extend the message")
-                if token[0] is None:
-                    return
-                now = int(self.runtime.clock.now() * 1000)
-                try:
-                    self.runtime.store.update(
-                        env.task_id,
-                        {"lease_until": now + int(self.lease * 1000)},
-                        states=[TaskState.RUNNING],
-                        expect_starts=token[0],
-                    )
-                except (InvalidTransition, TaskNotFound):
-                    pass  # finished, cancelled or retaken meanwhile
-                except Exception:
-                    logger.exception("heartbeat: could not extend the lease")
+        beat = Heartbeat(self, message, env.task_id)
 
         def ctx_beat() -> None:
-            if time.monotonic() - last_beat[0] >= min(5.0, self.heartbeat):
+            if beat.since() >= min(5.0, self.heartbeat):
                 beat()
 
         box: dict[str, Outcome] = {}
@@ -170,8 +141,10 @@ class Worker:
         def work() -> None:
             try:
                 box["outcome"] = self.runner.run(
-                    env, lease_seconds=self.lease, on_heartbeat=ctx_beat, on_start=on_start
+                    env, lease_seconds=self.lease, on_heartbeat=ctx_beat, on_start=beat.on_start
                 )
+            except Exception:
+                logger.exception("the attempt raised; the message comes back")
             finally:
                 done.set()
 
@@ -179,7 +152,7 @@ class Worker:
         thread.start()
         stop_deadline: float | None = None
         while not done.wait(0.1):
-            if time.monotonic() - last_beat[0] >= self.heartbeat:
+            if beat.since() >= self.heartbeat:
                 beat()
             if stop.is_set() and stop_deadline is None:
                 stop_deadline = time.monotonic() + self.stop_timeout
@@ -188,7 +161,7 @@ class Worker:
                     extra={"task_id": env.task_id, "seconds": self.stop_timeout},
                 )
             if stop_deadline is not None and time.monotonic() >= stop_deadline:
-                self._release(env.task_id, message, token[0])
+                self._release(env.task_id, message, beat.token)
                 return
         outcome = box.get("outcome") or Outcome(RETRY, env.task_id, "retryable", delay=5.0)
         self._settle(message, outcome)
@@ -262,3 +235,51 @@ class Worker:
             letter = dead_letter(message.body, outcome, self.queue, now)
             if self._send(self.runtime.topology.dlq, letter):
                 self._delete(message)
+
+
+class Heartbeat:
+    """Keeps one running task alive: each call pushes its message's visibility and its
+    record's lease ``worker.lease`` seconds out. The lease extension is conditional on
+    the attempt's token (known once the runner started it), so a stale worker never
+    extends a newer attempt. Never raises: a failure is logged and the next beat tries
+    again."""
+
+    def __init__(self, worker: Worker, message: InMessage, task_id: str) -> None:
+        self.worker = worker
+        self.message = message
+        self.task_id = task_id
+        self.token: int | None = None
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def on_start(self, record: TaskRecord) -> None:
+        self.token = record.starts
+
+    def since(self) -> float:
+        """Seconds since the last beat (or the start)."""
+        return time.monotonic() - self._last
+
+    def __call__(self) -> None:
+        worker, runtime = self.worker, self.worker.runtime
+        with self._lock:
+            self._last = time.monotonic()
+            try:
+                runtime.lanes.change_visibility(
+                    worker.queue, self.message.receipt, int(worker.lease)
+                )
+            except Exception:
+                logger.exception("heartbeat: could not extend the message")
+            if self.token is None:
+                return
+            now = int(runtime.clock.now() * 1000)
+            try:
+                runtime.store.update(
+                    self.task_id,
+                    {"lease_until": now + int(worker.lease * 1000)},
+                    states=[TaskState.RUNNING],
+                    expect_starts=self.token,
+                )
+            except (InvalidTransition, TaskNotFound):
+                pass  # finished, cancelled or retaken meanwhile
+            except Exception:
+                logger.exception("heartbeat: could not extend the lease")
