@@ -149,3 +149,21 @@ def test_the_service_keeps_serving_through_failing_sends_and_deletes(rt, aws):
     assert len(client.dlq_list()) == 2
     lane = client.get(ids[0]).lane
     assert rt.lanes.depth(lane).visible + rt.lanes.depth(lane).in_flight == 0
+
+
+def test_a_schedule_firing_whose_task_is_retried_runs_to_the_end(rt):
+    """The firing message itself carries the task: when the first attempt asks for a
+    retry, the redelivered firing must run the QUEUED task, not be acked as a duplicate."""
+    import json
+
+    from conveyor.ports import OutMessage
+
+    client = rt.client()
+    lane = rt.topology.lane_for("normal", "default")
+    body = {"v": 1, "fire": "hourly", "type": "work", "tenant": "default"}
+    body |= {"payload": {"mode": "flaky", "ok_at": 2}, "at": "2026-11-29T10:00:00Z"}
+    rt.lanes.send(lane, [OutMessage(body=json.dumps(body), group="default", id="f")])
+    rt.dispatcher().drain(idle_passes=3, timeout=30)
+    (record,) = client.list(task_type="work").records
+    assert (record.state, record.attempts) == (TaskState.SUCCEEDED, 2)
+    assert ledger.effects()[record.task_id] == 1

@@ -11,10 +11,7 @@ from conveyor.local.provision import provision
 from conveyor.ports import FakeClock
 from conveyor.runtime.bootstrap import aws_runtime, memory_runtime
 from tests.support import ledger
-
-
-class Died(BaseException):
-    """The producer process ends here (not an Exception: no cleanup code runs)."""
+from tests.support.injected import Died, die_on_send
 
 
 @pytest.fixture(params=["memory", "moto"])
@@ -30,13 +27,6 @@ def rt(request, topology, tmp_path, monkeypatch):
     return runtime
 
 
-def _die_on_send(rt, monkeypatch):
-    def send(queue, messages):
-        raise Died
-
-    monkeypatch.setattr(rt.lanes, "send", send)
-
-
 def _depth(rt, lane):
     depth = rt.lanes.depth(lane)
     return depth.visible + depth.delayed + depth.in_flight
@@ -45,7 +35,7 @@ def _depth(rt, lane):
 def test_resubmitting_a_stranded_task_sends_it_again(rt, monkeypatch):
     client = rt.client()
     with monkeypatch.context() as m:
-        _die_on_send(rt, m)
+        die_on_send(rt.lanes, m)
         with pytest.raises(Died):
             client.submit("work", {"mode": "ok"}, task_id="order-1")
     record = client.get("order-1")
@@ -78,7 +68,7 @@ def test_submit_many_repairs_stranded_duplicates(rt, monkeypatch):
     ok = {"mode": "ok"}
     batch = [{"task_type": "work", "payload": ok, "task_id": f"b-{i}"} for i in range(3)]
     with monkeypatch.context() as m:
-        _die_on_send(rt, m)
+        die_on_send(rt.lanes, m)
         with pytest.raises(Died):
             client.submit_many(batch)
     lane = client.get("b-0").lane

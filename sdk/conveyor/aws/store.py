@@ -301,7 +301,10 @@ class DynamoTaskStore:
             "TableName": self.table,
             "IndexName": GSI_BY_TYPE,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": {"#t": "type", "#i": "id"},
+            "ExpressionAttributeNames": {
+                "#t": "type",
+                **({"#i": "id"} if "#i" in condition else {}),
+            },
             "ExpressionAttributeValues": values,
             "Limit": limit,
         }
