@@ -167,3 +167,30 @@ def test_a_schedule_firing_whose_task_is_retried_runs_to_the_end(rt):
     (record,) = client.list(task_type="work").records
     assert (record.state, record.attempts) == (TaskState.SUCCEEDED, 2)
     assert ledger.effects()[record.task_id] == 1
+
+
+def test_the_reconciler_thread_survives_failing_queries(rt, aws, monkeypatch):
+    from conveyor.ports import FakeClock
+    from tests.support.injected import Died, die_on_send
+
+    clock = FakeClock()
+    rt.clock = clock
+    with monkeypatch.context() as m:
+        die_on_send(rt.lanes, m)
+        with contextlib.suppress(Died):
+            rt.client().submit("work", {"mode": "ok", "pad": "x" * 200_000})
+    (lost,) = rt.store.list(task_type="work").records  # a ULID: inside the time window
+    clock.advance(720)
+    dispatcher = rt.dispatcher(reconcile_every=0.1)
+    stop = threading.Event()
+    with failing(aws.dynamodb, "Query", times=2) as failed:
+        service = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"wait_seconds": 1})
+        service.start()
+        try:
+            (record,) = wait_terminal(rt.client(), [lost.task_id], timeout=30)
+        finally:
+            stop.set()
+            service.join(timeout=30)
+    assert len(failed) == 2
+    assert record.state is TaskState.SUCCEEDED
+    assert dispatcher.stats.kinds["ok"] == 1

@@ -315,6 +315,23 @@ class DynamoTaskStore:
         ids = [item["id"]["S"] for item in response.get("Items", [])]
         return ids, _cursor_out(response.get("LastEvaluatedKey"))
 
+    def peek_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        """Like ``get_many`` but eventually consistent: half the read units (0.5 RRU per
+        record up to 4 KB), for readers a second-old state cannot mislead."""
+        out: dict[str, TaskRecord] = {}
+        ids = list(dict.fromkeys(task_ids))
+        for start in range(0, len(ids), 100):
+            keys: builtins.list[dict[str, Any]] = [
+                {"id": typed(t)} for t in ids[start : start + 100]
+            ]
+            while keys:
+                response = self.ddb.batch_get_item(RequestItems={self.table: {"Keys": keys}})
+                for item in response.get("Responses", {}).get(self.table, []):
+                    record = from_item(item)
+                    out[record.task_id] = record
+                keys = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        return out
+
     _MARKER = "ctl#marker#"
 
     def read_marker(self, name: str) -> str | None:

@@ -148,6 +148,9 @@ class MemoryTaskStore:
         page = ids[:limit]
         return page, (page[-1] if len(ids) > limit else None)
 
+    def peek_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        return self.get_many(task_ids)
+
     def read_marker(self, name: str) -> str | None:
         with self._lock:
             return self.markers.get(name)

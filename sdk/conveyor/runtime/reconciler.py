@@ -21,17 +21,26 @@ records to ask about, cheaply, and carries the verdicts out:
 
 Cost (list prices, ``aws-prices.md``; T task types, a pass a minute):
   idle: per pass T Queries (0.5 RRU each) + 1 marker PutItem (1 WRU): 1,440 x (T x 0.5
-  RRU + 1 WRU) a day = about $0.001 a day (T = 5), nothing in SQS.
-  100 tasks/s (8.64 M tasks/day): each task's record read once (BatchGetItem, strongly
-  consistent, <= 4 KB: 1 RRU) = 8.64 M RRU = $1.08/day, i.e. $0.125 per million tasks;
-  the key Queries add 8.64 M keys / ~130 per RRU = ~66 k RRU ($0.01/day). The daily sweep
-  reads only custom-ID records (1 RRU each) and ~1 RRU per 130 keys of the table.
-  Re-sends and dead letters only for stranded tasks (1 SQS request each, batched by 10).
-Worst-case time to repair (defaults): a stranded QUEUED task is due + ``queued_grace``
-  (600 s) + up to one ``interval``; a RUNNING one, lease end + ``lease_grace`` (120 s) +
-  ``interval``, but never before ``settle_age`` after creation; a FAILED one, failure +
-  ``failed_grace`` (300 s) + ``interval``. A second re-send waits twice as long, and so on,
-  up to ``max_resends``; then the task is reported, never re-sent endlessly.
+  RRU + 1 WRU) a day = about $0.0014 a day for T = 5; no SQS request, no record read.
+  100 tasks/s (8.64 M tasks/day): each task's record read once, eventually consistent
+  (BatchGetItem, <= 4 KB: 0.5 RRU) = 4.32 M RRU = $0.54/day, i.e. $0.0625 per million
+  tasks; the key Queries add 8.64 M keys / ~130 per RRU = ~66 k RRU ($0.01/day); the
+  marker $0.001/day. Open tasks are read again only when their verdict is due (a few
+  times each at most). The daily sweep reads only custom-ID records (0.5 RRU each) and
+  ~1 RRU per 130 keys of the table. A restart re-reads at most ``horizon`` (24 h) of
+  records once: <= $0.54 at 100 tasks/s. Re-sends and dead letters cost only for
+  stranded tasks (1 SQS request per 10, batched).
+Worst-case time to repair (defaults, interval 60 s): a stranded QUEUED task, due +
+  ``queued_grace`` (600 s) + one interval (~11 min); a RUNNING one, lease end +
+  ``lease_grace`` (120 s) + one interval, and never before ``settle_age`` (60 s) after
+  creation; a FAILED one, failure + ``failed_grace`` (300 s) + one interval (~6 min).
+  Custom-ID tasks: up to ``full_sweep_every`` (24 h) plus those, unless re-submitted
+  (immediate). A second re-send of the same task waits twice as long, and so on, up to
+  ``max_resends`` (3); then the task is reported, never re-sent endlessly.
+Limits: the watch list lives in memory; after a restart, tasks created more than
+  ``horizon`` ago and still open are seen again only by the sweep (custom IDs) or a
+  re-submit. Several dispatcher services each run a reconciler: the work repeats and a
+  stranded task may be re-sent once by each (harmless, bounded).
 """
 
 from __future__ import annotations
@@ -60,7 +69,9 @@ MARKER = "reconcile-window"
 class ReconcileStore(Protocol):
     """The reads the reconciler needs (``DynamoTaskStore`` and ``MemoryTaskStore``)."""
 
-    def get_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]: ...
+    def peek_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        """Records by ID, eventually consistent (half the read units of ``get_many``)."""
+        ...
 
     def paused(self) -> frozenset[tuple[str, str]]: ...
 
@@ -91,7 +102,7 @@ class Reconciler:
         settings: ReconcileSettings | None = None,
         interval: float = 60.0,
         settle_age: float = 60.0,
-        horizon: float = 6 * 3600.0,
+        horizon: float = 86400.0,
         full_sweep_every: float | None = 86400.0,
         watch_limit: int = 100_000,
         dlq_read_limit: int = 1000,
@@ -185,7 +196,7 @@ class Reconciler:
         paused = self.store.paused()
         records: list[TaskRecord] = []
         for start in range(0, len(ids), 100):
-            records += self.store.get_many(ids[start : start + 100]).values()
+            records += self.store.peek_many(ids[start : start + 100]).values()
         for task_id in set(ids) - {r.task_id for r in records}:
             self._forget(task_id)  # purged
         done["examined"] += len(records)
