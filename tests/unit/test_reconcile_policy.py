@@ -77,3 +77,17 @@ def test_ulid_bounds_enclose_exactly_the_ids_of_their_window():
     assert not any(lo <= i <= hi for i in outside)
     assert ulid_ms(inside[0]) == T0
     assert ulid_ms("order-1") is None
+
+
+def test_the_service_reads_its_reconcile_interval_from_the_environment(monkeypatch):
+    from conveyor.runtime.bootstrap import memory_runtime
+    from tests.support import ledger
+
+    rt = memory_runtime(ledger.catalog)
+    monkeypatch.setenv("CONVEYOR_RECONCILE_SECONDS", "15")
+    assert rt.dispatcher().reconciler().interval == 15.0
+    monkeypatch.setenv("CONVEYOR_RECONCILE_SECONDS", "off")
+    assert rt.dispatcher().reconciler() is None
+    monkeypatch.delenv("CONVEYOR_RECONCILE_SECONDS")
+    assert rt.dispatcher().reconciler().interval == 60.0
+    assert rt.dispatcher(reconcile_every=None).reconciler() is None

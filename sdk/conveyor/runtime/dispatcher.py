@@ -36,7 +36,7 @@ from .executors import Executor
 from .intake import Held, Intake, PauseSetUnknown
 from .outbox import MAX_VISIBILITY, RECYCLE_AT, Outbox
 from .outcome import HOLD, RETRY, Outcome
-from .reconciler import Reconciler, ReconcileStore
+from .reconciler import FROM_ENV, Reconciler, ReconcileStore, interval_from_env
 from .runner import TaskRunner
 from .service import serve
 
@@ -84,7 +84,7 @@ class Dispatcher:
         flush_every: float = 0.25,
         lane_visibility: int = 60,
         pause_refresh: float = 2.0,
-        reconcile_every: float | None = 60.0,
+        reconcile_every: float | None = FROM_ENV,
     ) -> None:
         self.catalog = catalog
         self.topology = topology
@@ -103,7 +103,10 @@ class Dispatcher:
         self.lane_visibility = lane_visibility
         self.extend_every = lane_visibility / 2
         #: Seconds between the reconciler's passes while ``run`` serves; None: no reconciler.
-        self.reconcile_every = reconcile_every
+        #: By default ``CONVEYOR_RECONCILE_SECONDS`` (60; 0 turns it off).
+        self.reconcile_every = (
+            interval_from_env() if reconcile_every == FROM_ENV else reconcile_every
+        )
         self.outbox = Outbox(lanes, topology, self.clock)
         self.intake = Intake(
             catalog,

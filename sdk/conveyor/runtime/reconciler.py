@@ -45,6 +45,7 @@ Limits: the watch list lives in memory; after a restart, tasks created more than
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -63,6 +64,21 @@ from .outcome import DLQ, Outcome
 
 logger = Logger(service="conveyor-reconciler")
 MARKER = "reconcile-window"
+#: ``Dispatcher(reconcile_every=FROM_ENV)``: read the interval from the environment.
+FROM_ENV = -1.0
+
+
+def interval_from_env() -> float | None:
+    """``CONVEYOR_RECONCILE_SECONDS`` (default 60); 0 or ``off``: no reconciler."""
+    raw = os.environ.get("CONVEYOR_RECONCILE_SECONDS", "60").strip().lower()
+    if raw in ("0", "off", "none", ""):
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        logger.warning("CONVEYOR_RECONCILE_SECONDS is not a number; using 60")
+        return 60.0
+    return seconds if seconds > 0 else None
 
 
 @runtime_checkable
