@@ -194,3 +194,23 @@ def test_the_reconciler_thread_survives_failing_queries(rt, aws, monkeypatch):
     assert len(failed) == 2
     assert record.state is TaskState.SUCCEEDED
     assert dispatcher.stats.kinds["ok"] == 1
+
+
+def test_forwards_to_a_work_queue_stay_queued_until_sent(rt, aws):
+    import json
+
+    client = rt.client()
+    ids = {r.task_id for r in client.submit_many([{"task_type": "long_job"} for _ in range(3)])}
+    dispatcher = rt.dispatcher()
+    queue = rt.topology.work_queue("long_job")
+    to_work = lambda body: f'/{queue}"' in body  # noqa: E731
+    with failing(aws.sqs, "SendMessageBatch", when=to_work) as failed:
+        dispatcher.step()
+    assert len(failed) == 1
+    assert dispatcher.pending() == 3
+    assert _visible(rt, queue) == 0
+    dispatcher.flush()
+    got = rt.lanes.receive(queue, max_messages=10)
+    assert {json.loads(m.body)["id"] for m in got} == ids
+    assert dispatcher.pending() == 0
+    assert rt.lanes.depth(client.get(next(iter(ids))).lane).in_flight == 0
