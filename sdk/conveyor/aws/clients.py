@@ -1,7 +1,8 @@
 """One place that builds boto3 clients, the boto3 way: session, profile, region, endpoint.
 
 ``AWS_ENDPOINT_URL`` (and per-service ``AWS_ENDPOINT_URL_SQS`` ...) are honoured by boto3
-itself, so pointing the SDK at the dev cloud needs no Conveyor-specific setting.
+itself, so pointing the SDK at the dev cloud needs no Conveyor-specific setting. Clients
+of a loopback endpoint say clearly when the dev cloud restarted or stopped (devcloud_guard).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from .devcloud_guard import guard
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -55,6 +58,7 @@ class AwsClients:
                 )
                 if self.counter is not None:
                     self.counter.attach(client)
+                guard(client)
                 self._clients[service] = client
             return self._clients[service]
 
