@@ -36,7 +36,7 @@ from .errors import (
     TaskNotFound,
     WaitTimeout,
 )
-from .ids import validate_tenant
+from .ids import validate_task_id, validate_tenant
 from .model import TERMINAL, TaskRecord, TaskState
 from .payload import decode
 from .ports import (
@@ -281,7 +281,7 @@ class Conveyor:
     # -- inspect --------------------------------------------------------------------------
 
     def get(self, task_id: str) -> TaskRecord:
-        record = self.store.get(task_id)
+        record = self.store.get(validate_task_id(task_id))
         if record is None:
             raise TaskNotFound(f"no task {task_id!r} (unknown, or aged out of the store)")
         return record
