@@ -144,6 +144,7 @@ def _submit(lam, function: str, task_type: str, payload: object) -> dict:
     event = {
         "rawPath": f"/tasks/{task_type}",
         "requestContext": {"http": {"method": "POST"}},
+        "headers": {"content-type": "application/json"},
         "body": json.dumps({"payload": payload}),
     }
     response = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
