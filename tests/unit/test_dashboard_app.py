@@ -192,3 +192,16 @@ def test_redrive_one_task_from_the_dlq_leaves_the_others(client):
     assert [client.get(i).state for i in (ids[0], ids[2])] == [TaskState.FAILED] * 2
     remaining = [e.task_id for e in client.dlq_list()]
     assert sorted(remaining) == sorted([ids[0], ids[2]])
+
+
+def test_tasks_filters_by_tag_and_only_unfiltered_lists_refresh_themselves(client):
+    tagged = client.submit("mail", {"n": 1}, tags=["vip"]).task_id
+    plain = client.submit("mail", {"n": 2}).task_id
+    app = DashboardApp(DashboardSource(client))
+    _, _, text = call(app, "GET", "/tasks")
+    assert tagged in text and plain in text and 'id="live"' in text
+    _, _, fragment = call(app, "GET", "/tasks", headers={"HX-Request": "true"})
+    assert "task-list" in fragment and 'class="filters"' not in fragment  # typing survives
+    _, _, text = call(app, "GET", "/tasks?tag=vip")
+    assert tagged in text and plain not in text
+    assert 'id="live"' not in text and "refresh on demand" in text

@@ -51,6 +51,9 @@ def tasks(source: DashboardSource, request: Request) -> Page:
     query = TaskQuery.from_params(request.query)
     page = list_tasks(source.client, query)
     return "tasks.html", {
+        "head": "tasks_filters.html",
+        # A state/tenant/tag filter may read many store pages to fill one: on demand only.
+        "live": None if (query.state or query.tenant or query.tag) else 5,
         "page": page,
         "query": query,
         "types": source.catalog.names,
@@ -88,7 +91,12 @@ def dlq(source: DashboardSource, request: Request) -> Page:
     task_type = request.query.get("type") or None
     with source.dlq_lock:
         entries = source.client.dlq_list(task_type=task_type, limit=200)
-    return "dlq.html", {"entries": entries, "task_type": task_type, "types": source.catalog.names}
+    return "dlq.html", {
+        "head": "dlq_filters.html",
+        "entries": entries,
+        "task_type": task_type,
+        "types": source.catalog.names,
+    }
 
 
 def dlq_entry(source: DashboardSource, request: Request, task_id: str) -> Page:
