@@ -74,7 +74,7 @@ def task(source: DashboardSource, request: Request, task_id: str) -> Page:
     now = now_ms(source.client.clock)
     record = source.client.get(task_id)
     entry = _dlq_entry(source, task_id) if record.state is TaskState.FAILED else None
-    detail = task_detail(source.client, task_id, now, entry.body if entry else None)
+    detail = task_detail(source.client, record, now, entry.body if entry else None)
     source.remember(detail.record)
     tl = detail.timeline
     return "task.html", {
