@@ -205,3 +205,12 @@ def test_tasks_filters_by_tag_and_only_unfiltered_lists_refresh_themselves(clien
     _, _, text = call(app, "GET", "/tasks?tag=vip")
     assert tagged in text and plain not in text
     assert 'id="live"' not in text and "refresh on demand" in text
+
+
+def test_a_finished_tasks_page_stops_refreshing(client):
+    task_id = client.submit("mail", {}).task_id
+    app = DashboardApp(DashboardSource(client))
+    assert 'id="live"' in call(app, "GET", f"/tasks/{task_id}")[2]
+    client.cancel(task_id)
+    text = call(app, "GET", f"/tasks/{task_id}")[2]
+    assert "CANCELLED" in text and 'id="live"' not in text and "Cancel task" not in text

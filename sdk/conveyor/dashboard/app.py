@@ -30,7 +30,7 @@ LIVE: dict[str, float | None] = {
     "tenants.html": 5,
     "tasks.html": 5,
     "task.html": 3,
-    "dlq.html": 10,
+    "dlq.html": 30,  # each listing receives (and releases) every entry: not too often
     "schedules.html": 30,
 }
 

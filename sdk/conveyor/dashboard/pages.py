@@ -78,6 +78,7 @@ def task(source: DashboardSource, request: Request, task_id: str) -> Page:
     source.remember(detail.record)
     tl = detail.timeline
     return "task.html", {
+        "live": None if detail.record.terminal else 3,  # a finished task no longer changes
         "d": detail,
         "r": detail.record,
         "now": now,
