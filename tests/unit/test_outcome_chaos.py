@@ -190,3 +190,36 @@ def test_nothing_lost_nothing_succeeds_twice(name, tmp_path, monkeypatch, capsys
     else:
         assert report.deaths > 0
         assert report.reruns <= report.stranded_ok
+
+
+def test_through_the_dispatcher_with_a_faulty_task_store(tmp_path, monkeypatch):
+    """The same promise on the real Dispatcher and LocalExecutor (wall clock), with 5%
+    reply-lost, 3% spuriously refused and 3% failed state writes."""
+    from conveyor.runtime.executors import LocalExecutor
+
+    monkeypatch.setenv("LEDGER_DIR", str(tmp_path))
+    rt = memory_runtime(ledger.catalog, seed=3)
+    client = rt.client()
+    for q in [*rt.topology.lanes, rt.topology.dlq]:
+        rt.lanes.queues.setdefault(q, [])
+    faults = Faults(random.Random(5), lost=0.05, refuse=0.03, error=0.03)
+    rt.store = FaultyTaskStore(rt.store, faults)
+    rng = random.Random(2)
+    modes = ["ok"] * 80 + ["flaky"] * 8 + ["throttle"] * 6 + ["fatal"] * 6
+    submitted = client.submit_many(
+        [
+            {"task_type": "work", "payload": {"mode": rng.choice(modes)}, "tenant": f"t{i % 5}"}
+            for i in range(200)
+        ]
+    )
+    ids = [r.task_id for r in submitted]
+    runner = rt.runner(enforce_timeout=False, write_budget=2.0)
+    dispatcher = rt.dispatcher(LocalExecutor(runner), runner=runner, pause_refresh=0)
+    assert dispatcher.drain(idle_passes=5, timeout=120)
+    records = client.store.get_many(ids)
+    failed = {i for i, r in records.items() if r.state is TaskState.FAILED}
+    assert all(r.terminal for r in records.values())
+    assert {d.task_id for d in client.dlq_list(limit=1000)} == failed
+    effects = ledger.effects()
+    assert all(effects[i] == 1 for i, r in records.items() if r.state is TaskState.SUCCEEDED)
+    assert sum(faults.counts.values()) > 20
