@@ -136,3 +136,15 @@ def test_pause_and_resume_a_schedule(page, deployment):
     row.get_by_role("button", name="Resume").click()
     expect(page.locator(".flash.ok")).to_contain_text("resumed schedule hourly-report")
     expect(page.locator("#schedule-list tr", has_text="hourly-report")).to_contain_text("enabled")
+
+
+def test_cancel_a_running_task_from_its_page(page, deployment):
+    task_id = deployment.ids["running"]
+    page.goto(f"/tasks/{task_id}")
+    expect(page.locator("h1")).to_contain_text("RUNNING")
+    expect(page.locator("svg.timeline rect.seg-run")).to_have_count(1)
+    page.get_by_role("button", name="Cancel task").click()
+    expect(page.locator(".flash.ok")).to_contain_text(f"asked running task {task_id} to stop")
+    wait_for(lambda: deployment.client.get(task_id).terminal, timeout=30)
+    page.reload()
+    expect(page.locator("#error")).to_contain_text("cancelled")
