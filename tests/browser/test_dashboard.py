@@ -52,6 +52,21 @@ def test_overview_shows_every_state_and_refreshes_in_place(page, deployment):
     page.screenshot(path=str(SCREENSHOTS / "overview-live.png"))
 
 
+def test_a_failed_refresh_shows_the_error_in_place(page, deployment):
+    page.goto("/")
+    failure = '<section class="error"><h1>AWS request failed</h1><p>Throttling</p></section>'
+
+    def fail_live_refreshes(route):
+        if route.request.headers.get("hx-request") == "true":
+            route.fulfill(status=502, body=failure, content_type="text/html")
+        else:
+            route.continue_()
+
+    page.route("**/*", fail_live_refreshes)
+    expect(page.locator("#live section.error h1")).to_have_text("AWS request failed")
+    expect(page.locator("header nav")).to_be_visible()
+
+
 def test_click_through_to_a_retried_tasks_timeline(page, deployment):
     flaky = deployment.ids["flaky"]
     page.goto("/tasks?type=work&state=SUCCEEDED")
