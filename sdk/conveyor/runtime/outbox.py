@@ -9,10 +9,11 @@ first, and only the lane messages they replace are then deleted, so a crash in b
 duplicates at worst and never loses. Invariant: an item leaves the outbox only once its
 send was accepted, or ``MAX_AGE`` after it was queued (its lane message is back on the
 lane by then and gets settled again); a batch that fails (an exception after botocore's
-retries, or entries SQS reports as failed) stays queued, in order, for the next flush. A dead letter whose
-send keeps failing past its lane message's visibility is also redelivered on the lane;
-the runner then sees a FAILED record, and the reconciler dead-letters FAILED tasks that
-have no DLQ entry, so the letter is never lost, at worst doubled.
+retries, or entries SQS reports as failed) stays queued, in order, for the next flush.
+A dead letter whose send keeps failing past its lane message's visibility is also
+redelivered on the lane; the runner then sees a FAILED record and dead-letters it again,
+and the reconciler dead-letters FAILED tasks that have no DLQ entry, so the letter is
+never lost, at worst doubled.
 """
 
 from __future__ import annotations
