@@ -30,6 +30,10 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: i for i, c in enumerate(_CROCKFORD)}
 
 
+#: Seconds between looks at a task of a paused type or tenant.
+PAUSED_RECHECK = 3600.0
+
+
 class Action(StrEnum):
     DONE = "done"  # nothing more to watch (finished, or dead-lettered)
     WAIT = "wait"  # look again at ``Verdict.next_ms``
@@ -97,8 +101,8 @@ def decide(
     due = since + int(grace * 1000 * 2**resends)
     if now_ms < due:
         return Verdict(Action.WAIT, f"{what} recently", due)
-    if paused:
-        return Verdict(Action.WAIT, "paused", now_ms + int(grace * 1000))
+    if paused:  # looked at again hourly: a paused backlog may be large
+        return Verdict(Action.WAIT, "paused", now_ms + int(max(grace, PAUSED_RECHECK) * 1000))
     ago = (now_ms - since) // 1000
     if resends >= settings.max_resends:
         return Verdict(Action.REPORT, f"{state.value}, {what} {ago} s ago after {resends} re-sends")
