@@ -64,6 +64,9 @@ class ReconcileSettings:
     failed_grace: float = 300.0
     #: At most this many re-sends per task (each waits twice as long as the one before).
     max_resends: int = 3
+    #: A FAILED task finished longer ago than this is not second-guessed (its DLQ entry
+    #: may have been handled and deleted on purpose). None: no limit.
+    failed_max_age: float | None = None
 
 
 def decide(
@@ -83,6 +86,10 @@ def decide(
         due = (record.finished_at or record.created_at) + int(settings.failed_grace * 1000)
         if now_ms < due:
             return Verdict(Action.WAIT, "failed recently", due)
+        oldest = settings.failed_max_age
+        finished = record.finished_at or record.created_at
+        if oldest is not None and now_ms - finished > oldest * 1000:
+            return Verdict(Action.DONE, "failed long ago")
         if in_dlq is None:
             return Verdict(Action.WAIT, "DLQ not looked up", now_ms)
         if in_dlq:
