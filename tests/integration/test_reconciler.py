@@ -33,7 +33,9 @@ def rt(request, topology, tmp_path, monkeypatch):
 
 
 def reconciler(rt):
-    return Reconciler(ledger.catalog, rt.topology, rt.store, rt.lanes, clock=rt.clock)
+    return Reconciler(
+        ledger.catalog, rt.topology, rt.store, rt.lanes, clock=rt.clock, sweep_on_start=False
+    )
 
 
 def stranded_submit(rt, monkeypatch, payload):

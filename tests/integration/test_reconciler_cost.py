@@ -24,7 +24,9 @@ def test_reconciler_requests_at_idle_and_per_task(aws, topology, tmp_path, monke
     counter = RequestCounter({topology.table: [("type", "id")]})
     counted = AwsClients(region="us-east-1", counter=counter)
     store = DynamoTaskStore(counted.dynamodb, topology.table)
-    rec = Reconciler(ledger.catalog, topology, store, SqsLanes(counted.sqs), clock=clock)
+    rec = Reconciler(
+        ledger.catalog, topology, store, SqsLanes(counted.sqs), clock=clock, sweep_on_start=False
+    )
     types = len(list(ledger.catalog))
 
     clock.advance(120)

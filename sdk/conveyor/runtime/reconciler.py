@@ -13,10 +13,10 @@ records to ask about, cheaply, and carries the verdicts out:
 * **The watch list.** A task not finished when looked at is watched (in memory, at most
   ``watch_limit``) and read again only when its verdict says (``Verdict.next_ms``), until
   it is finished, repaired or reported.
-* **The sweep** (everything else: custom IDs, types kept out of the index). Every
-  ``full_sweep_every`` seconds (default 6 h; None: never) a paced, eventually consistent
-  Scan of the table returns the QUEUED, SCHEDULED, RUNNING and FAILED records,
-  ``sweep_pages`` pages of up to 1,000 items a pass. Re-submitting a stranded task's ID
+* **The sweep** (everything else: custom IDs, types kept out of the index). On start
+  and every ``full_sweep_every`` seconds (default 6 h; None: never), a paced, eventually
+  consistent Scan of the table returns the QUEUED, SCHEDULED, RUNNING and FAILED
+  records, ``sweep_pages`` pages of up to 1,000 items a pass. Re-submitting a stranded task's ID
   repairs it at once anyway (``Conveyor.submit``).
 * **The DLQ** is only read when a FAILED task is due a check (rare), at most
   ``dlq_read_limit`` entries; a deeper DLQ leaves those checks for a later pass. A FAILED
@@ -132,6 +132,7 @@ class Reconciler:
         horizon: float = 86400.0,
         full_sweep_every: float | None = 6 * 3600.0,
         sweep_pages: int = 200,
+        sweep_on_start: bool = True,
         watch_limit: int = 100_000,
         dlq_read_limit: int = 1000,
     ) -> None:
@@ -164,7 +165,8 @@ class Reconciler:
         self.reported: set[str] = set()
         self.stats: Counter[str] = Counter()
         self._window_ms: int | None = None
-        self._sweep_started = time.monotonic()
+        #: A first sweep right away: a restart is often what stranded something.
+        self._sweep_started = -float("inf") if sweep_on_start else time.monotonic()
         self._sweep_cursor: str | None = None
         self._sweeping = False
 
