@@ -34,8 +34,8 @@ EXECUTORS = ("lambda", "fargate")
 #: Maximum timeout per executor, seconds (Lambda's hard limit; a week for Fargate).
 MAX_TIMEOUT = {"lambda": 900.0, "fargate": 7 * 86400.0}
 FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
-TASK_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-RESOURCE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
+TASK_NAME_RE = re.compile(r"\A[a-z][a-z0-9_]{0,47}\Z")
+RESOURCE_RE = re.compile(r"\A[a-z][a-z0-9_-]{0,47}\Z")
 FOREVER = "forever"
 
 
@@ -318,7 +318,9 @@ class TaskHandle:
     def submit(self, payload: Any = None, **options: Any) -> Any:
         """Submit one task of this type with the default client (see Conveyor.submit)."""
         if _default_submitter is None:
-            raise RuntimeError("import conveyor (the SDK) before submitting")
+            importlib.import_module("conveyor.client")  # binds the default submitter
+        if _default_submitter is None:  # pragma: no cover - the import always binds it
+            raise RuntimeError("the SDK client could not be loaded")
         return _default_submitter()(self.task_type.name, payload, **options)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.bundle import compile_bytecode
 from infra.constructs.code import _CopySources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,3 +60,21 @@ def test_lambda_asset_imports_with_boto3_and_powertools_only(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_the_asset_ships_bytecode_for_the_runtime_python(tmp_path):
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert _CopySources(ROOT, ("functions", "examples"), python=here).try_bundle(str(tmp_path))
+    tag = sys.implementation.cache_tag
+    for module in ("conveyor/runtime/lambda_entry", "conveyor/catalog", "functions/executor/app"):
+        source = tmp_path / f"{module}.py"
+        cached = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        assert cached.is_file(), cached
+        flags = int.from_bytes(cached.read_bytes()[4:8], "little")
+        assert flags == 0b01, "unchecked-hash: valid whatever the extracted files' mtimes"
+
+
+def test_no_bytecode_without_an_interpreter_of_the_runtime_version(tmp_path):
+    (tmp_path / "m.py").write_text("x = 1\n")
+    assert not compile_bytecode(tmp_path, "2.1")
+    assert not list(tmp_path.rglob("*.pyc"))

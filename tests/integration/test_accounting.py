@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from conveyor import Conveyor, SubmitRequest
 from conveyor.aws import AwsClients, DynamoTaskStore, S3PayloadStore, SqsLanes
 from conveyor.aws.accounting import RequestCounter
+from conveyor.aws.codec import item_size
 from conveyor.cost import dollars, per_million
 from conveyor.payload import INLINE_LIMIT
 
@@ -63,3 +68,152 @@ def test_large_payload_adds_one_s3_put_and_bills_sqs_by_64k(provisioned, topolog
     assert requests[("s3", "PutObject")] == 1
     assert units["sqs_requests"] == 1  # the message carries a reference, not the payload
     assert dollars({"s3_put": 1}) == 5.00 / 1e6
+
+
+# -- billing rules, each against a hand-computed case -----------------------------------
+
+
+def _table(aws, name: str) -> str:
+    aws.dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "type", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_type",
+                "KeySchema": [
+                    {"AttributeName": "type", "KeyType": "HASH"},
+                    {"AttributeName": "id", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    return name
+
+
+def _counted(aws, tables=()):
+    counter = RequestCounter({t: [("type", "id")] for t in tables})
+    return counter, AwsClients(region="us-east-1", counter=counter)
+
+
+def _item(task_id: str, size: int, **extra) -> dict:
+    """An item of exactly ``size`` bytes as DynamoDB bills it (names + values)."""
+    item = {"id": {"S": task_id}, **extra}
+    fixed = item_size(item) + len("padding")
+    return {**item, "padding": {"S": "p" * (size - fixed)}}
+
+
+def test_consistent_query_and_scan_bill_one_rru_per_4kb_eventual_half(aws, topology):
+    table = _table(aws, f"{topology.prefix}-reads")
+    for i in range(3):
+        aws.dynamodb.put_item(TableName=table, Item=_item(f"r{i}", 3000))  # 9000 B in all
+    counter, counted = _counted(aws)
+    counted.dynamodb.scan(TableName=table, ConsistentRead=True)
+    assert counter.snapshot()[1] == {"ddb_rru": 3.0}  # ceil(9000 / 4096) = 3, strong
+    counter.reset()
+    counted.dynamodb.scan(TableName=table)
+    assert counter.snapshot()[1] == {"ddb_rru": 1.5}  # eventually consistent: half
+    counter.reset()
+    counted.dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="id = :i",
+        ExpressionAttributeValues={":i": {"S": "r1"}},
+        ConsistentRead=True,
+    )
+    assert counter.snapshot()[1] == {"ddb_rru": 1.0}
+
+
+def test_a_filtered_scan_bills_what_it_evaluated(aws, topology):
+    table = _table(aws, f"{topology.prefix}-filtered")
+    for i in range(4):
+        aws.dynamodb.put_item(TableName=table, Item=_item(f"f{i}", 2000, k={"S": str(i % 2)}))
+    counter, counted = _counted(aws)
+    out = counted.dynamodb.scan(
+        TableName=table,
+        FilterExpression="k = :k",
+        ExpressionAttributeValues={":k": {"S": "0"}},
+        ConsistentRead=True,
+    )
+    assert len(out["Items"]) == 2
+    assert counter.snapshot()[1] == {"ddb_rru": 2.0}  # 4 x 2000 B evaluated -> 2 x 4 KB
+
+
+def test_update_bills_the_larger_of_the_old_and_new_item(aws, topology):
+    table = _table(aws, f"{topology.prefix}-upd")
+    counter, counted = _counted(aws, [table])
+    counted.dynamodb.put_item(TableName=table, Item=_item("u", 2500))
+    assert counter.snapshot()[1] == {"ddb_wru": 3}  # ceil(2500 / 1024); no type, no index
+    counter.reset()
+    counted.dynamodb.update_item(
+        TableName=table,
+        Key={"id": {"S": "u"}},
+        UpdateExpression="SET padding = :p",
+        ExpressionAttributeValues={":p": {"S": "x"}},
+        ReturnValues="ALL_NEW",
+    )
+    assert counter.snapshot()[1] == {"ddb_wru": 3}  # shrinks to ~10 B, billed on 2500 B
+    counter.reset()
+    counted.dynamodb.update_item(
+        TableName=table,
+        Key={"id": {"S": "u"}},
+        UpdateExpression="SET padding = :p",
+        ExpressionAttributeValues={":p": {"S": "y" * 1500}},
+        ReturnValues="ALL_NEW",
+    )
+    assert counter.snapshot()[1] == {"ddb_wru": 2}  # grows to ~1.5 KB: billed on the new
+
+
+def test_a_failed_conditional_put_bills_the_base_write_and_no_index(aws, topology):
+    table = _table(aws, f"{topology.prefix}-cond")
+    counter, counted = _counted(aws, [table])
+    item = _item("c", 500, type={"S": "t"})
+    counted.dynamodb.put_item(
+        TableName=table, Item=item, ConditionExpression="attribute_not_exists(id)"
+    )
+    assert counter.snapshot()[1] == {"ddb_wru": 2}  # the item + its by_type index entry
+    counter.reset()
+    with pytest.raises(counted.dynamodb.exceptions.ConditionalCheckFailedException):
+        counted.dynamodb.put_item(
+            TableName=table, Item=item, ConditionExpression="attribute_not_exists(id)"
+        )
+    assert counter.snapshot() == ({("dynamodb", "PutItem"): 1}, {"ddb_wru": 1})
+
+
+def test_receive_bills_each_64kb_of_what_came_back(aws, topology):
+    url = aws.sqs.create_queue(QueueName=f"{topology.prefix}-big")["QueueUrl"]
+    counter, counted = _counted(aws)
+    body = "b" * (30 * 1024)
+    counted.sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": body} for i in range(3)]
+    )
+    assert counter.snapshot()[1] == {"sqs_requests": 2}  # 90 KB -> two 64 KB chunks
+    counter.reset()
+    got = counted.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(got) == 3
+    assert counter.snapshot()[1] == {"sqs_requests": 2}
+    counter.reset()
+    counted.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    assert counter.snapshot()[1] == {"sqs_requests": 1}  # an empty receive is one request
+
+
+def test_put_events_bills_64kb_chunks_per_entry(aws, topology):
+    counter, counted = _counted(aws)
+    counted.events.put_events(
+        Entries=[
+            {"Source": "s", "DetailType": "d", "Detail": json.dumps({"x": "y" * 100_000})},
+            {"Source": "s", "DetailType": "d", "Detail": "{}"},
+        ]
+    )
+    assert counter.snapshot()[1] == {"events": 3}  # ~98 KB -> 2 chunks, plus 1
+
+
+def test_lambda_invoke_is_counted(aws, topology):
+    counter, counted = _counted(aws)
+    with pytest.raises(counted.lambda_.exceptions.ResourceNotFoundException):
+        counted.lambda_.invoke(FunctionName=f"{topology.prefix}-missing", Payload=b"{}")
+    assert counter.snapshot() == ({("lambda", "Invoke"): 1}, {"lambda_requests": 1})

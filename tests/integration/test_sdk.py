@@ -245,6 +245,15 @@ BAD_INPUTS = [
     (InvalidTenant, ("nightly_report", {}), {"tenant": "a b"}),
     (InvalidTenant, ("nightly_report", {}), {"tenant": 7}),
     (InvalidOption, ("nightly_report", {}), {"tags": ["x" * 65]}),
+    (InvalidTaskId, ("nightly_report", {}), {"task_id": "job-1\n"}),
+    (InvalidTenant, ("nightly_report", {}), {"tenant": "acme\n"}),
+    (InvalidOption, ("nightly_report", {}), {"tags": ["\ud800"]}),
+    (InvalidOption, ("nightly_report", {}), {"tags": "abc"}),
+    (InvalidOption, ("nightly_report", {}), {"tags": 5}),
+    (InvalidOption, ("nightly_report", {}), {"tags": {"k": "v"}}),
+    (InvalidPayload, ("nightly_report", {"text": "a\udfffb"}), {}),
+    (InvalidPayload, ("nightly_report", {"\ud800": 1}), {}),
+    (InvalidPayload, ("nightly_report", ["ok", ["\ud83d"]]), {}),
 ]
 
 

@@ -61,6 +61,7 @@ def test_defaults_are_typed_and_frozen():
         ({"direct": True, "executor": "fargate", "timeout": 60}, "direct"),
         ({"colour": "red"}, "colour"),
         ({"name": "Bad-Name"}, "name"),
+        ({"name": "job\n"}, "name"),
     ],
 )
 def test_wrong_declarations_name_the_task_and_the_field(opts, field):

@@ -1,20 +1,29 @@
 """Count AWS requests and billable units, by hooking botocore's event system.
 
 Attach a ``RequestCounter`` to any boto3 client (or every client of an ``AwsClients``);
-it counts each API call by service and operation, and the units AWS bills:
+it counts each API call by service and operation, and the units AWS bills, following the
+published billing rules (us-east-1, on demand):
 
-* SQS: one request per call, except sends, which bill each 64 KiB chunk of the bodies;
-* DynamoDB: write request units (1 per KB, rounded up per item; a transactional write
-  costs 2; each KEYS_ONLY index an inserted item lands in costs 1 more) and read request
-  units (per 4 KB; eventually consistent reads cost half);
-* S3 PUT/GET, EventBridge PutEvents entries (64 KB chunks), Scheduler creations.
+* **SQS**: one request per call; sends and receives count each 64 KiB chunk of the bodies
+  and attributes they carry (a batch of 10 small messages is one request).
+* **DynamoDB writes** (WRU, per KiB rounded up, per item): PutItem, UpdateItem and
+  DeleteItem bill the *larger* of the item before and after the write; each index the
+  written item lands in costs its own WRU; a write whose condition fails still bills the
+  base item but writes no index; a transactional write costs double.
+* **DynamoDB reads** (RRU, per 4 KiB): strongly consistent = 1, eventually consistent =
+  0.5. A Query/Scan bills the total size of the items it *evaluated* (a filtered scan
+  pays for what it skipped too), at the consistency it asked for.
+* EventBridge PutEvents: each 64 KiB chunk of an entry; Scheduler creations; Lambda
+  invocations; S3 PUT/GET.
 
-The units follow AWS's published billing rules from the request and response bodies; they
-are estimates of the bill, exact for the small items Conveyor writes.
+The size of an item before an update is what this counter last saw of that key (puts,
+updates with ``ALL_NEW``, reads, ``ALL_OLD`` on a failed condition). Counters can share that
+memory (``sizes=``), so counting separate processes of one deployment stays exact.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections import Counter, defaultdict
@@ -24,24 +33,63 @@ from typing import Any
 from .codec import item_size
 
 KB = 1024
-SQS_CHUNK = 64 * KB
+CHUNK_64K = 64 * KB
+#: Item size assumed for a scanned-but-filtered item never seen before, bytes.
+DEFAULT_ITEM_BYTES = 400
+
+
+def chunks(size: int, chunk: int = CHUNK_64K) -> int:
+    """Billing chunks of ``size`` bytes; an empty payload still bills one."""
+    return max(1, math.ceil(size / chunk))
+
+
+def _utf8(value: Any) -> int:
+    return len(str(value).encode()) if value else 0
+
+
+def _message_bytes(message: Mapping[str, Any]) -> int:
+    """Body plus message attributes (names, types and values), as SQS bills them."""
+    size = _utf8(message.get("MessageBody", message.get("Body", "")))
+    for name, attr in (message.get("MessageAttributes") or {}).items():
+        size += _utf8(name) + _utf8(attr.get("DataType", ""))
+        size += _utf8(attr.get("StringValue", "")) + len(attr.get("BinaryValue", b""))
+    return size
+
+
+def event_entry_bytes(entry: Mapping[str, Any]) -> int:
+    """A PutEvents entry's billed size: Time (14 bytes if given), Source, DetailType,
+    Detail and Resources, UTF-8."""
+    size = 14 if entry.get("Time") else 0
+    size += _utf8(entry.get("Source")) + _utf8(entry.get("DetailType"))
+    size += _utf8(entry.get("Detail")) + sum(_utf8(r) for r in entry.get("Resources", []))
+    return size
 
 
 class RequestCounter:
-    """Thread-safe counters: ``requests[(service, op)]`` and ``units[name]``."""
+    """Thread-safe counters: ``requests[(service, op)]`` and ``units[name]``.
 
-    def __init__(self, gsi_keys: Mapping[str, Iterable[tuple[str, ...]]] | None = None) -> None:
-        #: table name -> key attribute tuples of its KEYS_ONLY indexes.
+    ``gsi_keys``: table name -> key attribute tuples of its indexes; an item with all of
+    an index's keys is written to that index too (a sparse index costs nothing for items
+    without them). ``sizes``: shared (table, key) -> last known item size, bytes.
+    """
+
+    def __init__(
+        self,
+        gsi_keys: Mapping[str, Iterable[tuple[str, ...]]] | None = None,
+        *,
+        sizes: dict[tuple[str, str], int] | None = None,
+    ) -> None:
         self.gsi_keys = {t: [tuple(k) for k in v] for t, v in (gsi_keys or {}).items()}
         self.requests: Counter[tuple[str, str]] = Counter()
         self.units: defaultdict[str, float] = defaultdict(float)
+        self.sizes: dict[tuple[str, str], int] = {} if sizes is None else sizes
         self._lock = threading.Lock()
 
     # -- wiring ---------------------------------------------------------------------------
 
     def attach(self, client: Any) -> Any:
         events = client.meta.events
-        events.register("provide-client-params.*.*", self._before, unique_id=f"cnt-b-{id(self)}")
+        events.register("before-parameter-build.*.*", _keep_params, unique_id=f"cnt-b-{id(self)}")
         events.register("after-call.*.*", self._after, unique_id=f"cnt-a-{id(self)}")
         return client
 
@@ -58,88 +106,145 @@ class RequestCounter:
         with self._lock:
             return dict(self.requests), dict(self.units)
 
-    # -- hooks ----------------------------------------------------------------------------
+    def add(self, service: str, op: str, units: Mapping[str, float]) -> None:
+        """Count one request made outside botocore (e.g. a local stand-in for Invoke)."""
+        with self._lock:
+            self.requests[(service, op)] += 1
+            for name, amount in units.items():
+                self.units[name] += amount
 
-    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    # -- the hook -------------------------------------------------------------------------
+
+    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
         service = model.service_model.service_name
         op = model.name
-        units: Counter[str] = Counter()
+        params: dict[str, Any] = (kwargs.get("context") or {}).get("conveyor_params", {})
+        failed = "Error" in parsed
+        units: defaultdict[str, float] = defaultdict(float)
         if service == "sqs":
-            if op == "SendMessage":
-                units["sqs_requests"] += math.ceil(
-                    max(1, len(params.get("MessageBody", "").encode())) / SQS_CHUNK
-                )
-            elif op == "SendMessageBatch":
-                size = sum(len(e.get("MessageBody", "").encode()) for e in params["Entries"])
-                units["sqs_requests"] += math.ceil(max(1, size) / SQS_CHUNK)
-            else:
-                units["sqs_requests"] += 1
+            units["sqs_requests"] += self._sqs(op, params, parsed)
         elif service == "dynamodb":
-            self._dynamo_before(op, params, units)
+            self._dynamo(op, params, parsed, failed, units)
         elif service == "s3":
             if op in ("PutObject", "CopyObject", "ListObjectsV2", "CreateBucket"):
                 units["s3_put"] += 1
             elif op in ("GetObject", "HeadObject"):
                 units["s3_get"] += 1
         elif service == "events" and op == "PutEvents":
-            for entry in params.get("Entries", []):
-                size = len(str(entry.get("Detail", ""))) + len(entry.get("DetailType", ""))
-                units["events"] += math.ceil(max(1, size) / SQS_CHUNK)
+            units["events"] += sum(chunks(event_entry_bytes(e)) for e in params.get("Entries", []))
         elif service == "scheduler" and op == "CreateSchedule":
             units["scheduler"] += 1
         elif service == "lambda" and op == "Invoke":
             units["lambda_requests"] += 1
-        with self._lock:
-            self.requests[(service, op)] += 1
-            for name, amount in units.items():
-                self.units[name] += amount
+        self.add(service, op, units)
 
-    def _gsi_writes(self, table: str, item: Mapping[str, Any]) -> int:
+    @staticmethod
+    def _sqs(op: str, params: Mapping[str, Any], parsed: Mapping[str, Any]) -> int:
+        if op == "SendMessage":
+            return chunks(_message_bytes(params))
+        if op == "SendMessageBatch":
+            return chunks(sum(_message_bytes(e) for e in params.get("Entries", [])))
+        if op == "ReceiveMessage":
+            return chunks(sum(_message_bytes(m) for m in parsed.get("Messages", [])))
+        return 1
+
+    # -- DynamoDB -------------------------------------------------------------------------
+
+    def _key(self, table: str, key: Mapping[str, Any]) -> tuple[str, str]:
+        return table, json.dumps(key, sort_keys=True)
+
+    def _item_key(self, table: str, item: Mapping[str, Any]) -> tuple[str, str]:
+        return self._key(table, {"id": item.get("id")})
+
+    def _indexes(self, table: str, item: Mapping[str, Any]) -> int:
         return sum(1 for keys in self.gsi_keys.get(table, []) if all(k in item for k in keys))
 
-    def _dynamo_before(self, op: str, params: dict[str, Any], units: Counter[str]) -> None:
+    def _remember(self, where: tuple[str, str], size: int | None) -> None:
+        with self._lock:
+            if size is None:
+                self.sizes.pop(where, None)
+            else:
+                self.sizes[where] = size
+
+    def _known(self, where: tuple[str, str]) -> int:
+        with self._lock:
+            return self.sizes.get(where, 0)
+
+    def _dynamo(
+        self,
+        op: str,
+        params: Mapping[str, Any],
+        parsed: Mapping[str, Any],
+        failed: bool,
+        units: defaultdict[str, float],
+    ) -> None:
+        table = params.get("TableName", "")
         if op == "PutItem":
             item = params["Item"]
-            units["ddb_wru"] += math.ceil(item_size(item) / KB)
-            units["ddb_wru"] += self._gsi_writes(params["TableName"], item)
+            where = self._item_key(table, item)
+            old_item = parsed.get("Item") if failed else parsed.get("Attributes")
+            old = item_size(old_item) if old_item else self._known(where)
+            new = item_size(item)
+            units["ddb_wru"] += math.ceil(max(old, new, 1) / KB)
+            if not failed:
+                units["ddb_wru"] += self._indexes(table, item)
+                self._remember(where, new)
+            elif old_item:
+                self._remember(where, old)
+        elif op == "UpdateItem":
+            where = self._key(table, params["Key"])
+            old_item = parsed.get("Item") if failed else None
+            old = item_size(old_item) if old_item else self._known(where)
+            new_item = None if failed else parsed.get("Attributes")
+            new = item_size(new_item) if new_item and params.get("ReturnValues") == "ALL_NEW" else 0
+            units["ddb_wru"] += math.ceil(max(old, new, 1) / KB)
+            if new:
+                self._remember(where, new)
         elif op == "DeleteItem":
-            units["ddb_wru"] += 1
+            where = self._key(table, params["Key"])
+            old = self._known(where)
+            units["ddb_wru"] += math.ceil(max(old, 1) / KB)
+            if not failed:
+                self._remember(where, None)
         elif op == "BatchWriteItem":
-            for table, writes in params["RequestItems"].items():
+            for name, writes in params.get("RequestItems", {}).items():
                 for write in writes:
                     item = write.get("PutRequest", {}).get("Item")
-                    units["ddb_wru"] += math.ceil(item_size(item) / KB) if item else 1
+                    units["ddb_wru"] += math.ceil(max(item_size(item), 1) / KB) if item else 1
                     if item:
-                        units["ddb_wru"] += self._gsi_writes(table, item)
+                        units["ddb_wru"] += self._indexes(name, item)
         elif op == "TransactWriteItems":
-            for entry in params["TransactItems"]:
+            for entry in params.get("TransactItems", []):
                 put = entry.get("Put")
                 size = item_size(put["Item"]) if put else KB
                 units["ddb_wru"] += 2 * math.ceil(size / KB)
-                if put:
-                    units["ddb_wru"] += 2 * self._gsi_writes(put["TableName"], put["Item"])
-
-    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        service = model.service_model.service_name
-        if service != "dynamodb":
-            return
-        op = model.name
-        units = 0.0
-        if op == "UpdateItem":
-            attrs = parsed.get("Attributes") or {}
-            units = math.ceil(max(1, item_size(attrs)) / KB)
-            with self._lock:
-                self.units["ddb_wru"] += units
-            return
-        if op == "GetItem":
-            units = math.ceil(max(1, item_size(parsed.get("Item") or {})) / (4 * KB))
+                if put and not failed:
+                    units["ddb_wru"] += 2 * self._indexes(put["TableName"], put["Item"])
+        elif op == "GetItem":
+            item = parsed.get("Item")
+            size = item_size(item) if item else 0
+            if item:
+                self._remember(self._key(table, params["Key"]), size)
+            units["ddb_rru"] += chunks(size, 4 * KB) * self._read_factor(params)
         elif op == "BatchGetItem":
-            for items in parsed.get("Responses", {}).values():
-                units += sum(math.ceil(max(1, item_size(i)) / (4 * KB)) for i in items)
+            for name, items in parsed.get("Responses", {}).items():
+                factor = self._read_factor(params.get("RequestItems", {}).get(name, {}))
+                for item in items:
+                    size = item_size(item)
+                    self._remember(self._item_key(name, item), size)
+                    units["ddb_rru"] += chunks(size, 4 * KB) * factor
         elif op in ("Query", "Scan"):
-            size = sum(item_size(i) for i in parsed.get("Items", []))
-            units = max(1, math.ceil(size / (4 * KB))) * 0.5
-        else:
-            return
-        with self._lock:
-            self.units["ddb_rru"] += units
+            items = parsed.get("Items", [])
+            size = sum(item_size(i) for i in items)
+            skipped = max(0, int(parsed.get("ScannedCount", len(items))) - len(items))
+            size += skipped * (size // len(items) if items else DEFAULT_ITEM_BYTES)
+            units["ddb_rru"] += chunks(size, 4 * KB) * self._read_factor(params)
+
+    @staticmethod
+    def _read_factor(params: Mapping[str, Any]) -> float:
+        return 1.0 if params.get("ConsistentRead") else 0.5
+
+
+def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """Keeps the request's parameters in its context for the ``after-call`` hook."""
+    context["conveyor_params"] = params

@@ -1,5 +1,10 @@
 """One place that builds boto3 clients, the boto3 way: session, profile, region, endpoint.
 
+Clients are built on first *use*, not when an adapter is wired: ``clients.s3`` is a
+``LazyClient`` that creates the boto3 client the first time one of its attributes is read.
+A Lambda attempt that only touches DynamoDB builds one client (each costs ~20-40 ms of
+cold start), whatever the runtime wiring holds.
+
 ``AWS_ENDPOINT_URL`` (and per-service ``AWS_ENDPOINT_URL_SQS`` ...) are honoured by boto3
 itself, so pointing the SDK at the dev cloud needs no Conveyor-specific setting.
 """
@@ -18,6 +23,20 @@ _CONFIG = Config(
     connect_timeout=5,
     read_timeout=30,
 )
+
+
+class LazyClient:
+    """Stands for the boto3 client of one service; builds it on first attribute access."""
+
+    def __init__(self, factory: AwsClients, service: str) -> None:
+        self._factory = factory
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._factory.client(self._service), name)
+
+    def __repr__(self) -> str:
+        return f"LazyClient({self._service!r})"
 
 
 class AwsClients:
@@ -58,26 +77,35 @@ class AwsClients:
                 self._clients[service] = client
             return self._clients[service]
 
+    def lazy(self, service: str) -> LazyClient:
+        """The client of ``service``, built when first used."""
+        return LazyClient(self, service)
+
+    def built(self) -> list[str]:
+        """Services whose client exists (for tests and the cold-start bench)."""
+        with self._lock:
+            return sorted(self._clients)
+
     @property
     def sqs(self) -> Any:
-        return self.client("sqs")
+        return self.lazy("sqs")
 
     @property
     def dynamodb(self) -> Any:
-        return self.client("dynamodb")
+        return self.lazy("dynamodb")
 
     @property
     def s3(self) -> Any:
-        return self.client("s3")
+        return self.lazy("s3")
 
     @property
     def events(self) -> Any:
-        return self.client("events")
+        return self.lazy("events")
 
     @property
     def lambda_(self) -> Any:
-        return self.client("lambda")
+        return self.lazy("lambda")
 
     @property
     def scheduler(self) -> Any:
-        return self.client("scheduler")
+        return self.lazy("scheduler")

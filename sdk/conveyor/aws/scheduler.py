@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..topology import Topology
-from ..triggers import scheduler_name
 
 
 class EventBridgeScheduler:
@@ -58,6 +57,8 @@ class EventBridgeScheduler:
             if window_minutes
             else {"Mode": "OFF"}
         )
+        from ..triggers import scheduler_name  # on use: keeps the Lambda import path short
+
         name = scheduler_name("t-" + task_id)
         self.client.create_schedule(
             Name=name,
@@ -72,6 +73,8 @@ class EventBridgeScheduler:
         return name
 
     def delete(self, task_id: str) -> None:
+        from ..triggers import scheduler_name
+
         self.delete_schedule(scheduler_name("t-" + task_id))
 
     def delete_schedule(self, name: str) -> None:

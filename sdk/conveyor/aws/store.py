@@ -42,6 +42,17 @@ def _any(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
+def _token(expect_starts: int | None, names: dict[str, str], values: dict[str, Any]) -> str:
+    """The fencing-token clause (``starts`` is absent, i.e. 0, before the first start)."""
+    if expect_starts is None:
+        return ""
+    names["#tok"] = "tok"
+    values[":tok"] = typed(expect_starts)
+    if expect_starts == 0:
+        return " AND (attribute_not_exists(#tok) OR #tok = :tok)"
+    return " AND #tok = :tok"
+
+
 class DynamoTaskStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.ddb = dynamodb
@@ -150,6 +161,7 @@ class DynamoTaskStore:
         now_ms: int,
         *,
         expect_attempts: int | None = None,
+        expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         names = {"#s": "state"}
@@ -168,11 +180,17 @@ class DynamoTaskStore:
             names["#a"] = "att"
             values[":att"] = typed(expect_attempts)
             condition += " AND #a = :att"
+        condition += _token(expect_starts, names, values)
         all_changes = {"state": target, **changes}
         return self._update(task_id, all_changes, condition, names, values, increments)
 
     def update(
-        self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
+        self,
+        task_id: str,
+        changes: Mapping[str, Any],
+        *,
+        states: Iterable[TaskState],
+        expect_starts: int | None = None,
     ) -> TaskRecord:
         names = {"#s": "state"}
         values: dict[str, Any] = {}
@@ -180,7 +198,8 @@ class DynamoTaskStore:
         for i, state in enumerate(states):
             values[f":s{i}"] = typed(state.value)
             parts.append(f"#s = :s{i}")
-        return self._update(task_id, changes, _any(parts), names, values)
+        condition = _any(parts) + _token(expect_starts, names, values)
+        return self._update(task_id, changes, condition, names, values)
 
     def delete(self, task_id: str, *, state: TaskState) -> None:
         try:

@@ -47,6 +47,7 @@ class MemoryTaskStore:
         now_ms: int,
         *,
         expect_attempts: int | None = None,
+        expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         with self._lock:
@@ -58,6 +59,8 @@ class MemoryTaskStore:
                 ok = current.lease_until is not None and current.lease_until < now_ms
             if ok and expect_attempts is not None:
                 ok = current.attempts == expect_attempts
+            if ok and expect_starts is not None:
+                ok = current.starts == expect_starts
             if not ok:
                 raise InvalidTransition(
                     f"task {task_id!r} cannot go {current.state} -> {target}", current
@@ -69,14 +72,21 @@ class MemoryTaskStore:
             return updated
 
     def update(
-        self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
+        self,
+        task_id: str,
+        changes: Mapping[str, Any],
+        *,
+        states: Iterable[TaskState],
+        expect_starts: int | None = None,
     ) -> TaskRecord:
         allowed = set(states)
         with self._lock:
             current = self.records.get(task_id)
             if current is None:
                 raise TaskNotFound(f"no task {task_id!r}")
-            if current.state not in allowed:
+            if current.state not in allowed or (
+                expect_starts is not None and current.starts != expect_starts
+            ):
                 raise InvalidTransition(
                     f"task {task_id!r} is {current.state}, not one of {sorted(allowed)}", current
                 )

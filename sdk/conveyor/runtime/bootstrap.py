@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog
-from ..client import Conveyor
 from ..ports import Clock, EventPublisher, Lanes, PayloadStore, SystemClock, TaskStore
 from ..topology import Topology
-from .dispatcher import Dispatcher
-from .executors import Executor, LocalExecutor
 from .runner import TaskRunner
+
+if TYPE_CHECKING:  # loaded on use: a Lambda attempt needs neither client nor dispatcher
+    from ..client import Conveyor
+    from .dispatcher import Dispatcher
+    from .executors import Executor
 
 
 @dataclass
@@ -46,6 +48,9 @@ class Runtime:
     def dispatcher(
         self, executor: Executor | None = None, *, runner: TaskRunner | None = None, **kwargs: Any
     ) -> Dispatcher:
+        from .dispatcher import Dispatcher
+        from .executors import LocalExecutor
+
         runner = runner or self.runner()
         return Dispatcher(
             self.catalog,
@@ -60,6 +65,8 @@ class Runtime:
         )
 
     def client(self, **kwargs: Any) -> Conveyor:
+        from ..client import Conveyor
+
         return Conveyor(
             self.catalog,
             topology=self.topology,

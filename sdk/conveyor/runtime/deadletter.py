@@ -133,13 +133,19 @@ class DeadLetters:
         return out
 
     def redrive(
-        self, *, task_type: str | None = None, since_ms: int | None = None, now_ms: int
+        self,
+        *,
+        task_type: str | None = None,
+        since_ms: int | None = None,
+        now_ms: int,
+        task_id: str | None = None,
     ) -> list[str]:
-        """Re-queue matching entries with attempts reset; returns the task IDs re-queued."""
+        """Re-queue matching entries (all, or one ``task_id``'s) with attempts reset;
+        returns the task IDs re-queued."""
         redriven: list[str] = []
         skipped: list[str] = []
         for entry in self._scan(visibility=60):
-            if not _matches(entry, task_type, since_ms):
+            if not _matches(entry, task_type, since_ms) or task_id not in (None, entry.task_id):
                 skipped.append(entry.receipt)
                 continue
             if self._redrive_one(entry, now_ms):
