@@ -153,6 +153,14 @@ class FairScheduler:
                 return ticket
         return None
 
+    def withdraw(self, ticket: Ticket) -> bool:
+        """Take a buffered ticket out without dispatching it (its message went back to
+        its lane); False if it was not buffered."""
+        if not self.queues[ticket.priority].remove(ticket):
+            return False
+        self._gone.add(ticket.seq)
+        return True
+
     def _candidates(self, now: float) -> list[tuple[str, str]]:
         busy = [c for c in self.classes if self.queues[c]._count]
         out = [("priority", c) for c in busy]

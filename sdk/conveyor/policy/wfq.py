@@ -127,6 +127,21 @@ class TenantQueues(Generic[T]):
         self._charge(flow.start, tenant, flow, cost(item))
         return item
 
+    def remove(self, item: T) -> bool:
+        """Take ``item`` out without serving it (e.g. released to its lane); False if it
+        is not queued. O(length of its tenant's queue)."""
+        flow = self.flows.get(self.key(item))
+        if flow is None:
+            return False
+        try:
+            flow.items.remove(item)
+        except ValueError:
+            return False
+        self._count -= 1
+        if not flow.items:
+            flow.entry = 0  # its heap entry is stale now
+        return True
+
     def _first_eligible(self, flow: _Flow[T], eligible: Eligible[T] | None) -> int | None:
         if eligible is None:
             return 0
