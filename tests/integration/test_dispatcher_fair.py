@@ -108,4 +108,5 @@ def test_throttled_outcomes_shrink_the_window_of_the_resource():
         _step_until_idle(dispatcher, passes=1)
         clock.advance(3.0)
     assert window.window < before
+    assert dispatcher.fair.windows()["partner-api"] == window.limit < 40
     assert any(c.why == "throttled" for c in window.changes)

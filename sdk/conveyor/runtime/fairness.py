@@ -20,6 +20,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from aws_lambda_powertools import Logger
+
 from ..catalog import Catalog
 from ..policy.brain import Brain, build_brain
 from ..policy.fair import Ticket
@@ -27,6 +29,7 @@ from ..policy.lookahead import Lookahead
 from .intake import Held
 from .outcome import HOLD, Outcome
 
+logger = Logger(service="conveyor-dispatcher")
 #: A rate-limited message due later than this is hidden in its lane, not buffered.
 HOLD_HORIZON = 2.0
 
@@ -109,9 +112,22 @@ class FairChoice:
         """Its attempt ended with outcome ``kind`` after ``run_seconds``."""
         throttled = kind == "throttled"
         self.brain.scheduler.on_outcome(ticket, run_seconds, throttled=throttled)
-        target = self.brain.gate.target(ticket.task_type)
-        backlogged = any(self.brain.gate.target(t) == target for t in self._by_type)
-        self.brain.gate.release(ticket, now, throttled=throttled, backlogged=backlogged)
+        gate = self.brain.gate
+        target = gate.target(ticket.task_type)
+        backlogged = any(gate.target(t) == target for t in self._by_type)
+        window = gate.windows.get(target)
+        seen = window.changes[-1] if window and window.changes else None
+        gate.release(ticket, now, throttled=throttled, backlogged=backlogged)
+        if window and window.changes and window.changes[-1] is not seen:
+            change = window.changes[-1]
+            logger.info(
+                "AIMD window changed",
+                extra={"target": target, "old": change.old, "new": change.new, "why": change.why},
+            )
+
+    def windows(self) -> dict[str, int]:
+        """Each executor target's AIMD limit now (calls in flight)."""
+        return {target: w.limit for target, w in self.brain.gate.windows.items()}
 
     def withdraw(self, held: Held) -> None:
         ticket = self._tickets.pop(id(held), None)
