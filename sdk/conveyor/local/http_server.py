@@ -188,14 +188,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 def loopback_access(client: Any, directory: PrincipalDirectory | None = None) -> TenantAccess:
     """The loopback server's tenant boundary: principals from ``directory`` (by default
-    the client's table, or an empty in-memory directory for an in-memory client), admins
+    the items in the client's table, or an empty in-memory directory), admins
     from ``CONVEYOR_ADMIN_PRINCIPALS``, and no header = the platform owner."""
     if directory is None:
-        aws = getattr(client, "aws", None)
-        if aws is not None:
+        from ..aws.store import DynamoTaskStore
+
+        store = getattr(client, "store", None)
+        if isinstance(store, DynamoTaskStore):
             from ..aws.principals import DynamoPrincipals
 
-            directory = DynamoPrincipals(aws.dynamodb, client.topology.table)
+            directory = DynamoPrincipals(store.ddb, store.table)
         else:
             from ..memory.principals import MemoryPrincipals
 
