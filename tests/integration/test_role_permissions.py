@@ -10,7 +10,6 @@ control plane and the HTTP API reads the principal directory."""
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from collections import Counter
 from types import SimpleNamespace
@@ -31,6 +30,7 @@ from conveyor.runtime.worker import Worker
 from conveyor.topology import Topology
 from infra.permissions import OPERATIONS
 from tests.support import ledger
+from tests.support.api_events import api_event
 
 _prefixes = itertools.count(1)
 PRODUCER = "arn:aws:iam::111122223333:role/producer"
@@ -79,17 +79,7 @@ def setup(aws, tmp_path, monkeypatch):
 
 
 def _event(method, path, body=None):
-    return {
-        "version": "2.0",
-        "rawPath": path,
-        "headers": {"content-type": "application/json"},
-        "body": None if body is None else json.dumps(body),
-        "requestContext": {
-            "http": {"method": method},
-            "requestId": "r",
-            "authorizer": {"iam": {"userArn": PRODUCER}},
-        },
-    }
+    return api_event(method, path, PRODUCER, body)
 
 
 def test_each_role_calls_only_the_table_actions_the_stack_grants(setup, aws):

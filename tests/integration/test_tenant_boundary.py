@@ -19,6 +19,7 @@ from conveyor.model import TaskState
 from conveyor.ports import FakeClock, Grant
 from conveyor.runtime.access import PRINCIPAL_HEADER, TenantAccess, principal_key
 from conveyor.runtime.http_api import handle
+from tests.support.api_events import api_event as _event
 
 TYPE = "/tasks/send_welcome_email"
 ACME = "arn:aws:iam::111122223333:role/acme-producer"
@@ -157,19 +158,6 @@ def test_grants_are_cached_for_max_age(server, directory, clock):
     clock.advance(61)
     assert submit(server, ACME, "a-later")[0] == 403
     assert directory.lookups == 2
-
-
-def _event(method, path, arn=None, body=None):
-    context = {"http": {"method": method}, "requestId": "r-1"}
-    if arn:
-        context["authorizer"] = {"iam": {"userArn": arn, "accountId": "111122223333"}}
-    return {
-        "version": "2.0",
-        "rawPath": path,
-        "headers": {"content-type": "application/json"},
-        "body": None if body is None else json.dumps(body),
-        "requestContext": context,
-    }
 
 
 def test_deployed_events_map_assumed_role_sessions_and_refuse_anonymous(sdk, directory, clock):
