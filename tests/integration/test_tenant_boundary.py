@@ -189,3 +189,15 @@ def test_the_directory_on_dynamodb(aws, provisioned, topology, clock):
     assert caller.admin
     with pytest.raises(Forbidden):
         TenantAccess(table, clock).caller(_event("GET", "/tasks/x")).require_tenant()
+
+
+def test_another_tenant_cannot_replace_a_finished_task_past_its_dedup_window(server, sdk, clock):
+    assert submit(server, ACME, "old-1")[0] == 202
+    assert call(server, "DELETE", "/tasks/old-1", principal=ACME)[0] == 200
+    clock.advance(400 * 86_400)  # long past any dedup window: the ID may be reused
+    status, body = submit(server, GLOBEX, "old-1")
+    assert (status, body["error"]) == (403, "Forbidden")
+    record = sdk.get("old-1")
+    assert (record.tenant, record.state) == ("acme", TaskState.CANCELLED)
+    assert submit(server, ACME, "old-1")[0] == 202  # its own tenant may reuse it
+    assert sdk.get("old-1").state is TaskState.QUEUED

@@ -18,8 +18,12 @@ Tenant boundary (``runtime.access``): the caller's tenant comes from its IAM ide
 A non-admin submits as its own tenant (``tenant`` omitted, or equal to it; another is
 403) and reads or cancels only its own tenant's tasks. For a non-admin, a task ID that
 is not one of its tenant's tasks answers 403 whether or not the task exists -- unknown
-IDs included, so no answer (403/404/409, or a duplicate's state) tells a task of
-another tenant apart from no task at all. Admins get 404 for unknown IDs as before.
+IDs included, so no GET or DELETE answer tells a task of another tenant apart from no
+task at all; a POST naming another tenant's task ID is 403 too (never its state, a
+409, or a replacement of its finished record). Task IDs are one space for every
+tenant, so a POST with a caller-chosen ID does reveal that the ID is taken: callers
+should let Conveyor generate IDs or prefix theirs with their tenant. Admins get 404 for
+unknown IDs as before.
 """
 
 from __future__ import annotations
@@ -190,12 +194,22 @@ def _own_task(client: Any, task_id: str, caller: Caller) -> TaskRecord:
 
 def _submit(client: Any, key: str, body: dict[str, Any], caller: Caller) -> Any:
     tenant = caller.submit_tenant(body.get("tenant"))
+    task_id = body.get("id")
+    if not caller.admin and isinstance(task_id, str):
+        # A finished task past its dedup window may be replaced by a new one with its
+        # ID: never by another tenant's (one read, only when the caller picks the ID).
+        try:
+            existing: TaskRecord | None = client.get(task_id)
+        except TaskNotFound:
+            existing = None
+        if existing is not None and existing.tenant != tenant:
+            raise _not_yours(task_id, tenant)
     tags = body.get("tags")
     try:
         result = client.submit(
             key,
             body.get("payload"),
-            task_id=body.get("id"),
+            task_id=task_id,
             tenant=tenant,
             priority=body.get("priority"),
             delay=body.get("delay_seconds"),
@@ -205,8 +219,8 @@ def _submit(client: Any, key: str, body: dict[str, Any], caller: Caller) -> Any:
             window=body.get("window_minutes"),
         )
     except TaskConflict:
-        if not caller.admin and isinstance(body.get("id"), str):
-            _own_task(client, body["id"], caller)  # another tenant's ID: 403, not 409
+        if not caller.admin and isinstance(task_id, str):
+            _own_task(client, task_id, caller)  # another tenant's ID: 403, not 409
         raise
     if not caller.admin and result.record is not None and result.record.tenant != tenant:
         raise _not_yours(result.task_id, tenant)  # a duplicate of another tenant's task
