@@ -201,3 +201,39 @@ def test_another_tenant_cannot_replace_a_finished_task_past_its_dedup_window(ser
     assert (record.tenant, record.state) == ("acme", TaskState.CANCELLED)
     assert submit(server, ACME, "old-1")[0] == 202  # its own tenant may reuse it
     assert sdk.get("old-1").state is TaskState.QUEUED
+
+
+def test_back_pressure_answers_429_to_the_heavy_principal_only(example_catalog, directory, clock):
+    from conveyor.memory import MemoryLanes, MemoryPayloadStore, MemoryTaskStore
+    from conveyor.memory.control import MemoryControl
+    from conveyor.policy.backpressure import Signal
+    from conveyor.topology import Topology
+
+    control = MemoryControl()
+    sdk = Conveyor(
+        example_catalog,
+        topology=Topology(shards=2),
+        store=MemoryTaskStore(),
+        lanes=MemoryLanes(clock),
+        payloads=MemoryPayloadStore(),
+        clock=clock,
+        control=control,
+    )
+    heavy = Signal(at=clock.now(), overloaded=True, heavy={"acme": 0.9}, retry_after=7)
+    control.put_signal("d1", heavy)
+    srv, _ = serve(sdk, access=TenantAccess(directory, clock))
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=10)
+        body = json.dumps({"payload": {"email": "a@acme.test"}}).encode()
+        headers = {"content-type": "application/json", PRINCIPAL_HEADER: ACME}
+        conn.request("POST", TYPE, body=body, headers=headers)
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        conn.close()
+        assert (response.status, answer["error"]) == (429, "Overloaded")
+        assert response.getheader("retry-after") == "7"
+        assert submit(srv, GLOBEX, "g-1")[0] == 202  # a quiet tenant still gets in
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert [r.tenant for r in sdk.store.records.values()] == ["globex"]
