@@ -79,6 +79,12 @@ def _count_succeeded(cloud: DevCloud, url: str) -> Counter[str]:
             out[json.loads(message["Body"])["detail"]["id"]] += 1
 
 
+def _running(cloud: DevCloud, ids: list[str]) -> int:
+    """1 if some task is not terminal yet (a kill now interrupts work), else 0."""
+    records = dev_runtime(cloud).store.get_many(ids)
+    return int(any(not r.terminal for r in records.values()))
+
+
 def _env(cloud: DevCloud, workdir: Path, **extra: str) -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return {
@@ -115,7 +121,8 @@ def _scenario(
     repair_window: float,
 ) -> Result:
     """Start a dev cloud, submit ``requests``, call ``run(cloud, ids)`` (it kills and
-    returns (kills, allowed re-runs, the moment of the last fault)), wait and judge."""
+    returns (kills while tasks were unfinished, allowed re-runs, the moment of the last
+    kill, a cleanup)), wait and judge. Kills after all tasks finished count for nothing."""
     workdir.mkdir(parents=True, exist_ok=True)
     os.environ["LEDGER_DIR"] = str(workdir)
     with DevCloud(ledger.catalog, topology, catalog_module="tests.support.ledger") as cloud:
@@ -140,7 +147,7 @@ def _scenario(
             _count_succeeded(cloud, events_url),
             allowed_reruns=allowed,
             repair_seconds=repair,
-            injected=f"kill -9: {kills}",
+            injected=f"kill -9 while tasks ran: {kills}",
         )
 
 
@@ -153,12 +160,14 @@ def run_dispatcher_kills(
     def run(cloud: DevCloud, ids: list[str]) -> tuple[int, int, float, Any]:
         env = _env(cloud, workdir)
         proc = _spawn(command, env)
+        busy = 0
         for _ in range(kills):
             time.sleep(rng.uniform(1.5, 4.0))
+            busy += _running(cloud, ids)
             proc.kill()
             proc.wait()
             proc = _spawn(command, env)
-        return kills, kills * EXECUTOR_THREADS, time.monotonic(), lambda: _stop(proc)
+        return busy, busy * EXECUTOR_THREADS, time.monotonic(), lambda: _stop(proc)
 
     return _scenario(
         f"kill -9 dispatcher x{kills}",
@@ -198,8 +207,10 @@ def run_worker_kills(
         )
         service.start()
         procs = [_spawn(command, env) for _ in range(workers)]
+        busy = 0
         for _ in range(kills):
             time.sleep(rng.uniform(1.0, 3.0))
+            busy += _running(cloud, ids)
             victim = rng.randrange(workers)
             procs[victim].kill()
             procs[victim].wait()
@@ -211,7 +222,7 @@ def run_worker_kills(
                 _stop(proc)
             service.join(30)
 
-        return kills, kills, time.monotonic(), cleanup
+        return busy, busy, time.monotonic(), cleanup
 
     return _scenario(
         f"kill -9 workers x{kills}",
