@@ -16,7 +16,8 @@ moto's Lambda cannot run code here (no docker), so this small HTTP server answer
   settings, e.g. the dev cloud's endpoint) and Lambda's reserved variables.
 
 Counters (``invocations``, ``errors``, ``throttles``, ``cold_starts``, by function) make
-runs assertable. ``stop()`` ends every environment.
+runs assertable; ``last_error`` keeps each function's latest error document.
+``stop()`` ends every environment.
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ class LambdaHost:
         self.errors: Counter[str] = Counter()
         self.throttles: Counter[str] = Counter()
         self.cold_starts: Counter[str] = Counter()
+        #: The last error document of each function (errorType, errorMessage, stackTrace).
+        self.last_error: dict[str, dict[str, Any]] = {}
         self._idle: dict[str, list[_Environment]] = {name: [] for name in self.functions}
         self._busy: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -234,6 +237,7 @@ class LambdaHost:
         if "error" in reply:
             with self._lock:
                 self.errors[name] += 1
+                self.last_error[name] = reply["error"]
         return 200, reply
 
     def _spawn(self, spec: FunctionSpec) -> _Environment:
