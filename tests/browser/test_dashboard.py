@@ -82,7 +82,10 @@ def test_redrive_a_dlq_entry_and_see_it_succeed(page, deployment):
     row = page.locator(f"#dlq-list tr[data-task='{task_id}']")
     expect(row).to_contain_text("the fix is not deployed yet")
     page.screenshot(path=str(SCREENSHOTS / "dlq.png"))
-    row.get_by_role("button", name="Redrive").click()
+    row.get_by_role("link", name=task_id).click()
+    expect(page.locator("h1")).to_contain_text(f"DLQ entry for {task_id}")
+    expect(page.locator("pre").last).to_contain_text('"mode":"fixable"')
+    page.get_by_role("button", name="Redrive").click()
     expect(page.locator(".flash.ok")).to_contain_text(f"redriven 1 task(s): {task_id}")
     wait_for(lambda: deployment.client.get(task_id).state.value == "SUCCEEDED", timeout=30)
     page.goto(f"/tasks/{task_id}")
@@ -119,3 +122,17 @@ def test_cancel_a_waiting_task_from_its_page(page, deployment):
     expect(page.locator(".flash.ok")).to_contain_text(f"cancelled {task_id}")
     expect(page.locator("h1")).to_contain_text("CANCELLED")
     assert deployment.client.get(task_id).state.value == "CANCELLED"
+
+
+def test_pause_and_resume_a_schedule(page, deployment):
+    page.goto("/schedules")
+    row = page.locator("#schedule-list tr", has_text="hourly-report")
+    expect(row).to_contain_text("rate(1 hour)")
+    expect(row).to_contain_text("enabled")
+    row.get_by_role("button", name="Pause").click()
+    expect(page.locator(".flash.ok")).to_contain_text("paused schedule hourly-report")
+    row = page.locator("#schedule-list tr", has_text="hourly-report")
+    expect(row).to_contain_text("paused")
+    row.get_by_role("button", name="Resume").click()
+    expect(page.locator(".flash.ok")).to_contain_text("resumed schedule hourly-report")
+    expect(page.locator("#schedule-list tr", has_text="hourly-report")).to_contain_text("enabled")

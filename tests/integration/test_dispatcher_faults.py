@@ -149,3 +149,68 @@ def test_the_service_keeps_serving_through_failing_sends_and_deletes(rt, aws):
     assert len(client.dlq_list()) == 2
     lane = client.get(ids[0]).lane
     assert rt.lanes.depth(lane).visible + rt.lanes.depth(lane).in_flight == 0
+
+
+def test_a_schedule_firing_whose_task_is_retried_runs_to_the_end(rt):
+    """The firing message itself carries the task: when the first attempt asks for a
+    retry, the redelivered firing must run the QUEUED task, not be acked as a duplicate."""
+    import json
+
+    from conveyor.ports import OutMessage
+
+    client = rt.client()
+    lane = rt.topology.lane_for("normal", "default")
+    body = {"v": 1, "fire": "hourly", "type": "work", "tenant": "default"}
+    body |= {"payload": {"mode": "flaky", "ok_at": 2}, "at": "2026-11-29T10:00:00Z"}
+    rt.lanes.send(lane, [OutMessage(body=json.dumps(body), group="default", id="f")])
+    rt.dispatcher().drain(idle_passes=3, timeout=30)
+    (record,) = client.list(task_type="work").records
+    assert (record.state, record.attempts) == (TaskState.SUCCEEDED, 2)
+    assert ledger.effects()[record.task_id] == 1
+
+
+def test_the_reconciler_thread_survives_failing_queries(rt, aws, monkeypatch):
+    from conveyor.ports import FakeClock
+    from tests.support.injected import Died, die_on_send
+
+    clock = FakeClock()
+    rt.clock = clock
+    with monkeypatch.context() as m:
+        die_on_send(rt.lanes, m)
+        with contextlib.suppress(Died):
+            rt.client().submit("work", {"mode": "ok", "pad": "x" * 200_000})
+    (lost,) = rt.store.list(task_type="work").records  # a ULID: inside the time window
+    clock.advance(720)
+    dispatcher = rt.dispatcher(reconcile_every=0.1)
+    stop = threading.Event()
+    with failing(aws.dynamodb, "Query", times=2) as failed:
+        service = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"wait_seconds": 1})
+        service.start()
+        try:
+            (record,) = wait_terminal(rt.client(), [lost.task_id], timeout=30)
+        finally:
+            stop.set()
+            service.join(timeout=30)
+    assert len(failed) == 2
+    assert record.state is TaskState.SUCCEEDED
+    assert dispatcher.stats.kinds["ok"] == 1
+
+
+def test_forwards_to_a_work_queue_stay_queued_until_sent(rt, aws):
+    import json
+
+    client = rt.client()
+    ids = {r.task_id for r in client.submit_many([{"task_type": "long_job"} for _ in range(3)])}
+    dispatcher = rt.dispatcher()
+    queue = rt.topology.work_queue("long_job")
+    to_work = lambda body: f'/{queue}"' in body  # noqa: E731
+    with failing(aws.sqs, "SendMessageBatch", when=to_work) as failed:
+        dispatcher.step()
+    assert len(failed) == 1
+    assert dispatcher.pending() == 3
+    assert _visible(rt, queue) == 0
+    dispatcher.flush()
+    got = rt.lanes.receive(queue, max_messages=10)
+    assert {json.loads(m.body)["id"] for m in got} == ids
+    assert dispatcher.pending() == 0
+    assert rt.lanes.depth(client.get(next(iter(ids))).lane).in_flight == 0

@@ -36,3 +36,16 @@ def failing(
         yield failed
     finally:
         client.meta.events.unregister(event, hook)
+
+
+class Died(BaseException):
+    """The process ends here: not an Exception, so no cleanup code of ours runs."""
+
+
+def die_on_send(lanes: Any, monkeypatch: Any) -> None:
+    """Make every ``lanes.send`` end the process (a producer killed mid-submit)."""
+
+    def send(queue: str, messages: Any) -> list[str]:
+        raise Died
+
+    monkeypatch.setattr(lanes, "send", send)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,8 +20,10 @@ from ..client import Conveyor
 from ..errors import ConveyorError
 from ..topology import Topology
 
-console = Console()
-err_console = Console(stderr=True)
+# Markup off: task IDs, reasons and error messages print as they are ("[a-z0-9-]" stays).
+# Style with rich.text.Text instead.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 CatalogOpt = Annotated[
     str | None, typer.Option("--catalog", "-c", help="catalog module path (or CONVEYOR_CATALOG)")
@@ -28,11 +31,24 @@ CatalogOpt = Annotated[
 
 
 def catalog_path(catalog: str | None) -> str:
-    """The catalog module path from the option or the environment; a typed error if neither."""
-    path = catalog or os.environ.get("CONVEYOR_CATALOG")
+    """The catalog module path: ``--catalog``, else ``CONVEYOR_CATALOG``, else the
+    ``catalog`` context of ``./cdk.json`` (as the CDK app reads it); a typed error if none."""
+    path = catalog or os.environ.get("CONVEYOR_CATALOG") or _cdk_context_catalog()
     if not path:
-        raise ConveyorError("no catalog: pass --catalog MODULE or set CONVEYOR_CATALOG")
+        raise ConveyorError(
+            "no catalog: pass --catalog MODULE, set CONVEYOR_CATALOG, or run from a CDK "
+            "project whose cdk.json has a 'catalog' context"
+        )
     return path
+
+
+def _cdk_context_catalog(cdk_json: Path = Path("cdk.json")) -> str | None:
+    try:
+        context = json.loads(cdk_json.read_text()).get("context") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    value = context.get("catalog") if isinstance(context, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def client(catalog: str | None) -> Conveyor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 import threading
@@ -9,11 +10,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from ..catalog import load_catalog
 from ..client import Conveyor
 from ..topology import Topology
-from .common import CatalogOpt, catalog_path, console
+from .common import CatalogOpt, catalog_path, console, err_console
+
+
+def export_lines(env: dict[str, str]) -> list[str]:
+    """``export KEY=value`` lines, values shell-quoted: safe to ``eval`` as they are."""
+    return [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
 
 
 def dev(
@@ -41,22 +48,24 @@ def dev(
     platform = LocalPlatform(cloud).start() if run else None
     sdk: Conveyor = platform.runtime.client() if platform else dev_client(cloud)
     server, _ = serve(sdk, http_port)
+    http_api = f"http://127.0.0.1:{server.server_port}"
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    console.print(f"[bold green]Conveyor dev cloud[/] at {cloud.endpoint}")
+    for line in export_lines({**cloud.env(), "CONVEYOR_HTTP_API": http_api}):
+        print(line)
+    sys.stdout.flush()
     assert cloud.provisioned is not None
-    console.print(
+    err_console.print(Text.assemble(("Conveyor dev cloud", "bold green"), f" at {cloud.endpoint}"))
+    err_console.print(
         f"provisioned: table {cloud.provisioned.table}, bucket "
         f"{cloud.provisioned.bucket}, {len(cloud.provisioned.queues)} queues"
     )
-    console.print("export these to use it from another shell:")
-    for key, value in cloud.env().items():
-        print(f"export {key}={value}")
-    console.print(f"try: aws --endpoint-url {cloud.endpoint} sqs list-queues")
-    sys.stdout.flush()
-    console.print(f"HTTP submit API: http://127.0.0.1:{server.server_port}/tasks/<type>")
-    sys.stdout.flush()
+    err_console.print(
+        "stdout carries only the export lines: `conveyor dev > dev.env &`, then `. ./dev.env`"
+    )
+    err_console.print(f"try: aws --endpoint-url {cloud.endpoint} sqs list-queues")
+    err_console.print(f"HTTP submit API: {http_api}/tasks/<type>")
     try:
         while not stop.wait(0.5):
             pass
@@ -65,7 +74,7 @@ def dev(
         if platform is not None:
             platform.stop()
         cloud.stop()
-        console.print("dev cloud stopped")
+        err_console.print("dev cloud stopped")
 
 
 def demo(tasks: Annotated[int, typer.Option(help="tasks to submit")] = 1000) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidOption, TaskFailed, TaskNotFound, WaitTimeout
+from ..ids import validate_task_id
 from ..model import TERMINAL, TaskRecord, TaskState
 from ..payload import decode
 from ..ports import Page
@@ -13,7 +14,7 @@ from .base import ClientBase
 
 class QueryPart(ClientBase):
     def get(self, task_id: str) -> TaskRecord:
-        record = self.store.get(task_id)
+        record = self.store.get(validate_task_id(task_id))
         if record is None:
             raise TaskNotFound(f"no task {task_id!r} (unknown, or aged out of the store)")
         return record

@@ -4,6 +4,12 @@ Write path of ``submit`` (requests in brackets):
   admit (pure) -> conditional PutItem [1] -> S3 PutObject if > 192 KiB [0-1]
   -> SendMessage [1] (or a one-time Scheduler ``at()`` schedule if > 15 min ahead).
 If the send fails the record is deleted again, so a failed submit leaves nothing behind.
+
+A producer that dies between the PutItem and the send leaves a QUEUED record with no
+message. Re-submitting the same ID and payload repairs it at once: a duplicate whose
+record was never started and is older than a short grace (``resubmit_repairs``) gets
+its message sent again (its payload re-stored first if offloaded). That costs requests
+only on that path; the happy path stays 1 PutItem + 1 send.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +26,7 @@ from ..admission import Admitted, SubmitRequest, admit, admit_many
 from ..envelope import Envelope
 from ..errors import ConveyorError, TaskConflict
 from ..model import TaskRecord
+from ..policy.reconcile import resubmit_repairs
 from ..ports import OutMessage, now_ms
 from .base import ClientBase, Submission
 
@@ -60,6 +68,11 @@ class SubmitPart(ClientBase):
                 raise ConveyorError(
                     f"task {admitted.record.task_id!r} could not be enqueued; nothing was kept"
                 )
+        elif self._repair([(admitted, result)]):
+            raise ConveyorError(
+                f"task {admitted.record.task_id!r} exists but was never sent, and sending it "
+                "again failed; submit it again"
+            )
         return result
 
     def submit_many(
@@ -80,12 +93,57 @@ class SubmitPart(ClientBase):
         fresh = [a for a, r in zip(admitted, results, strict=True) if r.created]
         self._store_payloads(fresh)
         failed = set(self._enqueue(fresh))
+        pairs = zip(admitted, results, strict=True)
+        unrepaired = set(self._repair([(a, r) for a, r in pairs if r.status == "duplicate"]))
         return [
             Submission(r.task_id, "failed", None, "could not be enqueued; nothing was kept")
             if r.task_id in failed
+            else Submission(r.task_id, "failed", r.record, "never sent; resending failed")
+            if r.task_id in unrepaired
             else r
             for r in results
         ]
+
+    def _repair(self, duplicates: Sequence[tuple[Admitted, Submission]]) -> list[str]:
+        """Send again the messages of stranded duplicates (``resubmit_repairs``); returns
+        the IDs whose send failed (their records are kept: they were not ours to undo)."""
+        now = now_ms(self.clock)
+        stranded = [
+            replace(a, record=s.record)
+            for a, s in duplicates
+            if s.record is not None and resubmit_repairs(s.record, now)
+        ]
+        if not stranded:
+            return []
+        _log.warning("re-sending %d stranded tasks on re-submit", len(stranded))
+        self._store_payloads(stranded)
+        by_lane: dict[str, list[OutMessage]] = defaultdict(list)
+        failed: list[str] = []
+        for item in stranded:
+            due = item.record.not_before or 0
+            if due - now > 900_000:
+                try:
+                    self._schedule(replace(item, fire_at_ms=due))
+                except Exception as exc:
+                    if "Conflict" not in type(exc).__name__ + str(exc):
+                        _log.exception("could not schedule task %s", item.record.task_id)
+                        failed.append(item.record.task_id)
+                continue
+            delay = max(0, -(-(due - now) // 1000))
+            by_lane[self.lane_queue(item.record)].append(
+                replace(self._message(item), delay=delay, body=self._body(item, now))
+            )
+        for lane, messages in by_lane.items():
+            try:
+                failed.extend(self.lanes.send(lane, messages))
+            except Exception:
+                _log.exception("could not re-send %d tasks on %s", len(messages), lane)
+                failed.extend(m.id for m in messages)
+        return failed
+
+    @staticmethod
+    def _body(item: Admitted, now: int) -> str:
+        return Envelope.for_record(item.record, item.payload, now).to_json()
 
     def _create(self, admitted: Admitted) -> Submission:
         record = admitted.record

@@ -23,13 +23,14 @@ from ..views.source import DashboardSource, describe_error
 from . import pages
 from .http import Request, Response, csrf_ok, is_loopback_host, redirect, safe_back
 
-#: Seconds between refreshes of each page's live part (None: the page does not refresh).
+#: Seconds between refreshes of each page's live part (None: the page does not refresh);
+#: a handler may override it with a ``live`` entry in its context.
 LIVE: dict[str, float | None] = {
     "overview.html": 3,
     "tenants.html": 5,
     "tasks.html": 5,
     "task.html": 3,
-    "dlq.html": 10,
+    "dlq.html": 30,  # each listing receives (and releases) every entry: not too often
     "schedules.html": 30,
 }
 
@@ -133,6 +134,8 @@ class DashboardApp:
         if not request.htmx:
             context = {"body": template, "live": LIVE.get(template), **context}
             template = "page.html"
+        context.setdefault("live", None)
+        context.setdefault("head", None)
         return self._render(request, template, section, context)
 
     def _action(self, request: Request) -> Response:
@@ -181,7 +184,13 @@ class DashboardApp:
     def _error(
         self, request: Request, status: int, title: str, message: str, section: str
     ) -> Response:
-        context = {"title": title, "message": message, "body": "error.html", "live": None}
+        context = {
+            "title": title,
+            "message": message,
+            "body": "error.html",
+            "live": None,
+            "head": None,
+        }
         try:
             template = "error.html" if request.htmx else "page.html"
             return self._render(request, template, section, context, status)

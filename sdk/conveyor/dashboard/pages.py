@@ -51,6 +51,9 @@ def tasks(source: DashboardSource, request: Request) -> Page:
     query = TaskQuery.from_params(request.query)
     page = list_tasks(source.client, query)
     return "tasks.html", {
+        "head": "tasks_filters.html",
+        # A state/tenant/tag filter may read many store pages to fill one: on demand only.
+        "live": None if (query.state or query.tenant or query.tag) else 5,
         "page": page,
         "query": query,
         "types": source.catalog.names,
@@ -71,10 +74,11 @@ def task(source: DashboardSource, request: Request, task_id: str) -> Page:
     now = now_ms(source.client.clock)
     record = source.client.get(task_id)
     entry = _dlq_entry(source, task_id) if record.state is TaskState.FAILED else None
-    detail = task_detail(source.client, task_id, now, entry.body if entry else None)
+    detail = task_detail(source.client, record, now, entry.body if entry else None)
     source.remember(detail.record)
     tl = detail.timeline
     return "task.html", {
+        "live": None if detail.record.terminal else 3,  # a finished task no longer changes
         "d": detail,
         "r": detail.record,
         "now": now,
@@ -88,7 +92,12 @@ def dlq(source: DashboardSource, request: Request) -> Page:
     task_type = request.query.get("type") or None
     with source.dlq_lock:
         entries = source.client.dlq_list(task_type=task_type, limit=200)
-    return "dlq.html", {"entries": entries, "task_type": task_type, "types": source.catalog.names}
+    return "dlq.html", {
+        "head": "dlq_filters.html",
+        "entries": entries,
+        "task_type": task_type,
+        "types": source.catalog.names,
+    }
 
 
 def dlq_entry(source: DashboardSource, request: Request, task_id: str) -> Page:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ class MemoryTaskStore:
     def __init__(self) -> None:
         self.records: dict[str, TaskRecord] = {}
         self.pauses: set[tuple[str, str]] = set()
+        self.markers: dict[str, str] = {}
         self.writes = 0
         self._lock = threading.Lock()
 
@@ -131,3 +133,38 @@ class MemoryTaskStore:
     def paused(self) -> frozenset[tuple[str, str]]:
         with self._lock:
             return frozenset(self.pauses)
+
+    # -- for the reconciler (``runtime.reconciler.ReconcileStore``) -----------------------
+
+    def keys_by_type(
+        self,
+        task_type: str,
+        *,
+        lo: str | None = None,
+        hi: str | None = None,
+        cursor: str | None = None,
+        limit: int = 1000,
+    ) -> tuple[builtins.list[str], str | None]:
+        """IDs of ``task_type`` in ``[lo, hi]``, in ID order, a page after ``cursor``."""
+        with self._lock:
+            ids = sorted(
+                t
+                for t, r in self.records.items()
+                if r.task_type == task_type
+                and (lo is None or t >= lo)
+                and (hi is None or t <= hi)
+                and (cursor is None or t > cursor)
+            )
+        page = ids[:limit]
+        return page, (page[-1] if len(ids) > limit else None)
+
+    def peek_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        return self.get_many(task_ids)
+
+    def read_marker(self, name: str) -> str | None:
+        with self._lock:
+            return self.markers.get(name)
+
+    def write_marker(self, name: str, value: str) -> None:
+        with self._lock:
+            self.markers[name] = value

@@ -36,6 +36,7 @@ from .executors import Executor
 from .intake import Held, Intake, PauseSetUnknown
 from .outbox import MAX_VISIBILITY, RECYCLE_AT, Outbox
 from .outcome import HOLD, RETRY, Outcome
+from .reconciler import FROM_ENV, Reconciler, ReconcileStore, interval_from_env
 from .runner import TaskRunner
 from .service import serve
 
@@ -83,6 +84,7 @@ class Dispatcher:
         flush_every: float = 0.25,
         lane_visibility: int = 60,
         pause_refresh: float = 2.0,
+        reconcile_every: float | None = FROM_ENV,
     ) -> None:
         self.catalog = catalog
         self.topology = topology
@@ -100,6 +102,11 @@ class Dispatcher:
         self.flush_every = flush_every
         self.lane_visibility = lane_visibility
         self.extend_every = lane_visibility / 2
+        #: Seconds between the reconciler's passes while ``run`` serves; None: no reconciler.
+        #: By default ``CONVEYOR_RECONCILE_SECONDS`` (60; 0 turns it off).
+        self.reconcile_every = (
+            interval_from_env() if reconcile_every == FROM_ENV else reconcile_every
+        )
         self.outbox = Outbox(lanes, topology, self.clock)
         self.intake = Intake(
             catalog,
@@ -330,8 +337,26 @@ class Dispatcher:
         self.flush()
 
     def run(self, stop: threading.Event, *, wait_seconds: int = 20) -> None:
-        """Serve until ``stop`` is set: one long-polling puller thread per lane."""
-        serve(self, stop, wait_seconds=wait_seconds)
+        """Serve until ``stop`` is set: one long-polling puller thread per lane, and the
+        reconciler on its own thread (every ``reconcile_every`` seconds)."""
+        serve(self, stop, wait_seconds=wait_seconds, reconcile=self.reconciler())
+
+    def reconciler(self) -> Reconciler | None:
+        """The reconciler this service runs, or None (turned off, or a store without the
+        reconciler's queries)."""
+        if self.reconcile_every is None:
+            return None
+        if not isinstance(self.store, ReconcileStore):
+            logger.warning("this task store cannot be reconciled; no reconciler runs")
+            return None
+        return Reconciler(
+            self.catalog,
+            self.topology,
+            self.store,
+            self.lanes,
+            clock=self.clock,
+            interval=self.reconcile_every,
+        )
 
 
 def _outcome_of(future: Future[Outcome]) -> Outcome:

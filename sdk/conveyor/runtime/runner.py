@@ -32,19 +32,18 @@ from ..catalog import Catalog, TaskType
 from ..envelope import Envelope, Malformed, parse
 from ..errors import Throttled, UnknownTaskType
 from ..model import TaskError, TaskRecord, TaskState
-from ..payload import MAX_PAYLOAD, decode, digest, encode
+from ..payload import decode, digest
 from ..ports import Clock, EventPublisher, PayloadStore, SystemClock, TaskStore
-from . import attempt
+from . import attempt, finish
 from .context import TaskContext
 from .failure import FailurePlan, plan_failure
-from .outcome import ACK, DLQ, RETRY, Outcome
+from .finish import RESULT_INLINE_LIMIT, Attempt
+from .outcome import ACK, DLQ, Outcome
 from .settle import EVENT_TYPES, OutcomeWriter, PendingWrite, Superseded, event_detail, publish
 from .timeout import TaskTimeout, call_with_timeout
 
 logger = Logger(service="conveyor")
 
-#: Results up to this many bytes are kept in the task record; larger ones go to S3.
-RESULT_INLINE_LIMIT = 8 * 1024
 #: Longest retry delay carried by SQS visibility (seconds); longer waits are capped here
 #: unless a scheduler is configured.
 MAX_QUEUE_DELAY = 900.0
@@ -105,9 +104,11 @@ class TaskRunner:
         lease_seconds: float | None = None,
         on_heartbeat: Callable[[], None] | None = None,
         write_budget: float | None = None,
+        on_start: Callable[[TaskRecord], None] | None = None,
     ) -> Outcome:
         """Run one delivery of ``env``. ``write_budget`` (seconds) bounds the backoff on
-        transient store errors, e.g. to what is left of a Lambda invocation."""
+        transient store errors, e.g. to what is left of a Lambda invocation;
+        ``on_start`` receives the RUNNING record (its ``starts`` is the attempt's token)."""
         try:
             task_type = self.catalog.get(env.task_type)
         except UnknownTaskType as exc:
@@ -136,13 +137,19 @@ class TaskRunner:
         if isinstance(started, Outcome):
             return started
         record = started
+        if on_start is not None:
+            on_start(record)
         if record.payload_sha256 != env.sha256:
             error = TaskError("malformed", "PayloadMismatch", "message payload does not match")
-            return self._fail(record, task_type, now, 0, error, budget=budget)
+            return self._settle(
+                record, finish.failed(Attempt(record, task_type), error, now), budget
+            )
         if record.attempts > task_type.retry.max_attempts:
             lost = f"attempt {record.attempts - 1} crashed or timed out; no attempts left"
             error = TaskError("retryable", "AttemptLost", lost)
-            return self._fail(record, task_type, now, 0, error, budget=budget)
+            return self._settle(
+                record, finish.failed(Attempt(record, task_type), error, now), budget
+            )
         return self._execute(record, task_type, env, now, on_heartbeat, budget)
 
     def expire(self, task_id: str, task_type: TaskType, now: int) -> Outcome:
@@ -150,7 +157,7 @@ class TaskRunner:
         changes: dict[str, object] = {
             "finished_at": now,
             "error": TaskError("expired", "Expired", "TTL passed"),
-            "purge_at": self._purge_at(task_type, None, now),
+            "purge_at": finish.purge_at(task_type, None, now),
         }
         record = attempt.expire(self.store, task_id, changes, now)
         if isinstance(record, Outcome):
@@ -205,7 +212,8 @@ class TaskRunner:
                 payload = self._load_payload(record, env)
             except (KeyError, ValueError) as exc:
                 error = TaskError("malformed", type(exc).__name__, str(exc))
-                return self._fail(record, task_type, now, wait, error, budget=budget)
+                pending = finish.failed(Attempt(record, task_type, wait), error, now)
+                return self._settle(record, pending, budget)
 
             def call() -> Any:
                 assert task_type.handler is not None
@@ -215,41 +223,16 @@ class TaskRunner:
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            run_ms = int((self.clock.now() - started) * 1000)
+            ran = Attempt(record, task_type, wait, int((self.clock.now() - started) * 1000))
             cancelled = ctx._cancelled or record.cancel_requested
             plan = plan_failure(exc, record, task_type, cancelled=cancelled, rng=self.rng)
-            return self._after_failure(record, task_type, plan, wait, run_ms, env, budget)
+            return self._settle(record, self._after_failure(ran, plan, env, budget), budget)
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_type", "tenant", "attempt"])
-        run_ms = int((self.clock.now() - started) * 1000)
-        return self._succeed(record, task_type, result, wait, run_ms, budget)
+        ran = Attempt(record, task_type, wait, int((self.clock.now() - started) * 1000))
+        return self._settle(record, finish.succeeded(ran, result, self._now()), budget)
 
-    # -- building the outcome write -------------------------------------------------------
-
-    def _common(self, record: TaskRecord, wait: int, run_ms: int) -> dict[str, Any]:
-        return {
-            "lease_until": None,
-            "owner": None,
-            "queue_wait_ms": record.queue_wait_ms + wait,
-            "run_ms": record.run_ms + run_ms,
-        }
-
-    def _finished(
-        self, record: TaskRecord, task_type: TaskType, wait: int, run_ms: int, now: int
-    ) -> dict[str, Any]:
-        return {
-            **self._common(record, wait, run_ms),
-            "finished_at": now,
-            "purge_at": self._purge_at(task_type, record, now),
-        }
-
-    def _purge_at(self, task_type: TaskType, record: TaskRecord | None, now: int) -> int | None:
-        if task_type.dedup_window is None:
-            return None
-        purge = now + int(task_type.result_retention * 1000)
-        if record is not None and record.dedup_until is not None:
-            purge = max(purge, record.dedup_until)
-        return purge
+    # -- settling ---------------------------------------------------------------------------
 
     def _settle(self, record: TaskRecord, pending: PendingWrite, budget: float) -> Outcome:
         written = self.writer.write(pending, budget)
@@ -258,106 +241,20 @@ class TaskRunner:
             return attempt.not_started(record.task_id, written.current, self._now())
         return written
 
-    def _pending(
-        self,
-        record: TaskRecord,
-        task_type: TaskType,
-        target: TaskState,
-        changes: dict[str, Any],
-        outcome: Outcome,
-        **extra: Any,
-    ) -> PendingWrite:
-        return PendingWrite(
-            record.task_id, record.starts, target, changes, outcome, task_type.events, **extra
-        )
-
-    def _succeed(
-        self,
-        record: TaskRecord,
-        task_type: TaskType,
-        result: Any,
-        wait: int,
-        run_ms: int,
-        budget: float,
-    ) -> Outcome:
-        now = self._now()
-        try:
-            data = encode(result)
-        except Exception as exc:
-            error = TaskError("fatal", type(exc).__name__, f"result is not JSON-native: {exc}")
-            return self._fail(record, task_type, now, wait, error, run_ms, budget)
-        changes = {**self._finished(record, task_type, wait, run_ms, now), "error": None}
-        blob = None
-        if len(data) > RESULT_INLINE_LIMIT:
-            if len(data) > MAX_PAYLOAD:
-                error = TaskError("fatal", "ResultTooLarge", f"result is {len(data)} bytes")
-                return self._fail(record, task_type, now, wait, error, run_ms, budget)
-            key = f"results/{record.task_id}/{record.attempts}.json"
-            blob = (key, data)
-            changes["result_ref"] = key
-        else:
-            changes["result"] = result
-        ok = Outcome(ACK, record.task_id, "ok")
-        pending = self._pending(record, task_type, TaskState.SUCCEEDED, changes, ok, blob=blob)
-        return self._settle(record, pending, budget)
-
-    def _fail(
-        self,
-        record: TaskRecord,
-        task_type: TaskType,
-        now: int,
-        wait: int,
-        error: TaskError,
-        run_ms: int = 0,
-        budget: float | None = None,
-    ) -> Outcome:
-        """FAILED for good: the message goes to the DLQ once the record says so."""
-        changes = {**self._finished(record, task_type, wait, run_ms, now), "error": error}
-        dlq = Outcome(DLQ, record.task_id, error.kind, reason=error.message)
-        pending = self._pending(record, task_type, TaskState.FAILED, changes, dlq)
-        return self._settle(record, pending, self.write_budget if budget is None else budget)
-
     def _after_failure(
-        self,
-        record: TaskRecord,
-        task_type: TaskType,
-        plan: FailurePlan,
-        wait: int,
-        run_ms: int,
-        env: Envelope,
-        budget: float,
-    ) -> Outcome:
+        self, a: Attempt, plan: FailurePlan, env: Envelope, budget: float
+    ) -> PendingWrite:
         now = self._now()
         if plan.target is TaskState.FAILED:
-            return self._fail(record, task_type, now, wait, plan.error, run_ms, budget)
+            return finish.failed(a, plan.error, now)
         if plan.target is TaskState.CANCELLED:
-            changes = {**self._finished(record, task_type, wait, run_ms, now), "error": plan.error}
-            cancelled = Outcome(ACK, record.task_id, "cancelled")
-            pending = self._pending(record, task_type, TaskState.CANCELLED, changes, cancelled)
-            return self._settle(record, pending, budget)
-        long_wait, delay = self._retry_delay(record, plan, env, now)
-        changes = {
-            **self._common(record, wait, run_ms),
-            "error": plan.error,
-            "queued_at": now + int(delay * 1000),
-            "retry_wait_ms": record.retry_wait_ms + int(delay * 1000),
-        }
-        increments = {"attempts": -1, "throttles": 1} if plan.throttled else None
-        retry = Outcome(
-            ACK if long_wait else RETRY,
-            record.task_id,
-            plan.kind,
-            delay=delay,
-            reason=plan.error.message,
-        )
-        pending = self._pending(
-            record, task_type, TaskState.QUEUED, changes, retry, increments=increments
-        )
+            return finish.cancelled(a, plan.error, now)
+        scheduled, delay = self._retry_delay(a.record, plan, env, now)
         logger.info(
             "retrying",
-            extra={"task_id": record.task_id, "kind": plan.kind, "delay": round(delay, 3)},
+            extra={"task_id": a.record.task_id, "kind": plan.kind, "delay": round(delay, 3)},
         )
-        return self._settle(record, pending, budget)
+        return finish.retried(a, plan, now, delay, scheduled=scheduled)
 
     def _retry_delay(
         self, record: TaskRecord, plan: FailurePlan, env: Envelope, now: int
@@ -384,6 +281,7 @@ class TaskRunner:
 
 __all__ = [
     "EVENT_TYPES",
+    "RESULT_INLINE_LIMIT",
     "TaskRunner",
     "TaskTimeout",
     "Throttled",

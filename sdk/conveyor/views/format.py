@@ -21,6 +21,14 @@ def local_time(ms: int | None, tz: tzinfo | None = None, *, with_date: bool = Tr
     return f"{text}.{when.microsecond // 1000:03d} {when.tzname() or ''}".rstrip()
 
 
+def short_time(ms: int | None, now_ms: int, tz: tzinfo | None = None) -> str:
+    """``local_time`` without the date when ``ms`` falls on the same local day as now."""
+    if ms is None:
+        return DASH
+    day = local_time(ms, tz)[:10]
+    return local_time(ms, tz, with_date=day != local_time(now_ms, tz)[:10])
+
+
 def duration(ms: float | None) -> str:
     """A duration in the largest two units that matter: 850 ms, 1.25 s, 2 m 05 s, 3 h 04 m,
     2 d 03 h. Negative durations (clock skew) show as 0 ms."""

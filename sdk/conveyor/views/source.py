@@ -34,7 +34,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 class RecordWindow:
-    """The latest copy of up to ``cap`` records, refreshed one page per ``advance``."""
+    """The latest copy of up to ``cap`` records, refreshed one page per ``advance``; when
+    full, the records read least recently are forgotten first."""
 
     def __init__(self, list_page: Callable[[str | None], Any], *, cap: int = 20_000) -> None:
         self.list_page = list_page
@@ -46,15 +47,14 @@ class RecordWindow:
     def advance(self) -> int:
         """Read the next page; returns how many records it held."""
         page = self.list_page(self.cursor)
-        for record in page.records:
+        for record in page.records:  # re-read records move to the end (freshest)
+            self.records.pop(record.task_id, None)
             self.records[record.task_id] = record
         self.cursor = page.cursor
         if not page.cursor:
             self.passes += 1
-        if len(self.records) > self.cap:
-            oldest = sorted(self.records.values(), key=lambda r: r.created_at)
-            for record in oldest[: len(self.records) - self.cap]:
-                del self.records[record.task_id]
+        while len(self.records) > self.cap:  # forget the least recently read
+            del self.records[next(iter(self.records))]
         return len(page.records)
 
 

@@ -104,11 +104,14 @@ def _stored(client: Any, key: str) -> str:
         return f"(could not read {key}: {type(exc).__name__}: {exc})"
 
 
-def task_detail(client: Any, task_id: str, now_ms: int, dlq_body: str | None = None) -> TaskDetail:
-    """One task, its timeline, and previews of its payload and result (each at most
-    ``PREVIEW_BYTES`` characters). A payload is only readable when it was offloaded to S3
-    or when the task's DLQ entry (``dlq_body``) still holds its envelope."""
-    record = client.get(task_id)
+def task_detail(
+    client: Any, task: str | TaskRecord, now_ms: int, dlq_body: str | None = None
+) -> TaskDetail:
+    """One task (by ID, or its record already read), its timeline, and previews of its
+    payload and result (each at most ``PREVIEW_BYTES`` characters). A payload is only
+    readable when it was offloaded to S3 or when the task's DLQ entry (``dlq_body``) still
+    holds its envelope."""
+    record = client.get(task) if isinstance(task, str) else task
     payload_preview = None
     note = "the payload travels in the lane message; the record keeps its size and SHA-256"
     if record.payload_ref:

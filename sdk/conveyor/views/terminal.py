@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from datetime import tzinfo
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from ..model import TaskRecord
-from .format import DASH, age, duration, local_time, percent, rate, size
+from .format import DASH, age, duration, local_time, percent, rate, short_time, size
 from .overview import Overview
 from .tasks import TaskDetail
 from .tenants import TenantRow
@@ -40,6 +41,7 @@ def render_status(
 ) -> RenderableType:
     """The overview: headline figures, queues, task types, workers, top tenants."""
     drain = duration(view.drain_seconds * 1000) if view.drain_seconds is not None else DASH
+    drain = drain if view.lane_backlog else "empty"
     head = Text.assemble(
         ("lane backlog ", "dim"),
         (str(view.lane_backlog), "bold"),
@@ -208,7 +210,18 @@ def render_task(detail: TaskDetail, now_ms: int, tz: tzinfo | None = None) -> Re
 def render_task_list(
     records: Sequence[TaskRecord], cursor: str | None, now_ms: int, tz: tzinfo | None = None
 ) -> RenderableType:
-    table = Table("id", "type", "tenant", "state", "attempts", "submitted", "queue wait", "run")
+    table = Table(
+        "type",
+        "tenant",
+        "state",
+        "att.",
+        "submitted",
+        "queue wait",
+        "run",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.columns.insert(0, Column("id", no_wrap=True))
     for r in records:
         table.add_row(
             r.task_id,
@@ -216,7 +229,7 @@ def render_task_list(
             r.tenant,
             _state(r.state.value),
             str(r.attempts),
-            local_time(r.created_at, tz),
+            short_time(r.created_at, now_ms, tz),
             duration(r.queue_wait_ms),
             duration(r.run_ms),
         )
