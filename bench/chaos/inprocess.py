@@ -41,10 +41,13 @@ from .common import (
     EXECUTOR_THREADS,
     LEASE_MARGIN,
     Result,
+    dead_letters,
     judge,
+    reconciler,
+    serve,
     shorten_lanes,
     task_mix,
-    wait_terminal,
+    wait_settled,
 )
 
 
@@ -137,9 +140,8 @@ def run_faults(
         LocalExecutor(runner, max_workers=EXECUTOR_THREADS), runner=runner, **DISPATCHER_OPTIONS
     )
     stop = threading.Event()
-    service = threading.Thread(
-        target=dispatcher.run, args=(stop,), kwargs={"wait_seconds": 1}, daemon=True
-    )
+    repairs = reconciler(dispatcher)
+    service = threading.Thread(target=serve, args=(dispatcher, stop, repairs), daemon=True)
     service.start()
 
     mix = task_mix(tasks, random.Random(seed))
@@ -155,11 +157,11 @@ def run_faults(
         ids = [s.task_id for s in observer.client().submit_many(requests)]
     faults_end = time.monotonic()
     try:
-        done = wait_terminal(observer.store.get_many, ids, fault_window)
+        done = wait_settled(observer, ids, fault_window)
         if not scenario.producer:
             injector.enabled = False
             faults_end = time.monotonic()
-        repaired = done or wait_terminal(observer.store.get_many, ids, repair_window)
+        repaired = done or wait_settled(observer, ids, repair_window)
         repair = max(0.0, time.monotonic() - faults_end) if repaired else None
         if done and not scenario.producer:
             repair = 0.0
@@ -173,12 +175,13 @@ def run_faults(
         ids,
         [expected for _, expected in mix],
         observer.store.get_many(ids),
-        {d.task_id for d in observer.client().dlq_list(limit=10 * tasks)},
+        dead_letters(observer.client(), tasks),
         ledger.effects(),
         Counter(d["id"] for d in events.of_type("Task Succeeded")),
         allowed_reruns=0,
         repair_seconds=repair,
         injected=_counts(injector, producer),
+        reported=repairs.stats["reported"],
     )
     result.notes[:0] = notes
     return result

@@ -33,10 +33,12 @@ from .common import (
     DISPATCHER_OPTIONS,
     EXECUTOR_THREADS,
     Result,
+    dead_letters,
     judge,
+    serve,
     shorten_lanes,
     task_mix,
-    wait_terminal,
+    wait_settled,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,10 +132,10 @@ def _scenario(
         events_url = _succeeded_queue(cloud)
         client = dev_client(cloud)
         ids = [s.task_id for s in client.submit_many([r for r, _ in requests])]
-        store = dev_runtime(cloud).store
+        observer = dev_runtime(cloud)
         kills, allowed, last_fault, cleanup = run(cloud, ids)
         try:
-            repaired = wait_terminal(store.get_many, ids, repair_window)
+            repaired = wait_settled(observer, ids, repair_window)
             repair = time.monotonic() - last_fault if repaired else None
         finally:
             cleanup()
@@ -141,8 +143,8 @@ def _scenario(
             name,
             ids,
             [expected for _, expected in requests],
-            store.get_many(ids),
-            {d.task_id for d in client.dlq_list(limit=10 * len(ids))},
+            observer.store.get_many(ids),
+            dead_letters(client, len(ids)),
             ledger.effects(),
             _count_succeeded(cloud, events_url),
             allowed_reruns=allowed,
@@ -202,9 +204,7 @@ def run_worker_kills(
         env = _env(cloud, workdir, **WORKER_ENV)
         stop = threading.Event()
         dispatcher = dev_runtime(cloud).dispatcher(**DISPATCHER_OPTIONS)
-        service = threading.Thread(
-            target=dispatcher.run, args=(stop,), kwargs={"wait_seconds": 1}, daemon=True
-        )
+        service = threading.Thread(target=serve, args=(dispatcher, stop), daemon=True)
         service.start()
         procs = [_spawn(command, env) for _ in range(workers)]
         busy = 0

@@ -2,7 +2,8 @@
 
 The same service as ``conveyor dispatcher --local`` (Lambda types run in this process, so
 a kill -9 also kills their handlers), with the chaos scenarios' compressed timings
-(``common.LEASE_MARGIN``, ``common.DISPATCHER_OPTIONS``). Environment: the dev cloud's
+(``common.LEASE_MARGIN``, ``common.DISPATCHER_OPTIONS``, the reconciler's
+``common.RECONCILE_OPTIONS``). Environment: the dev cloud's
 (``DevCloud.env()``) and ``LEDGER_DIR``. SIGTERM stops it gracefully.
 """
 
@@ -18,7 +19,7 @@ from conveyor.runtime.bootstrap import aws_runtime
 from conveyor.runtime.executors import LocalExecutor
 from conveyor.topology import Topology
 
-from .common import DISPATCHER_OPTIONS, EXECUTOR_THREADS, LEASE_MARGIN
+from .common import DISPATCHER_OPTIONS, EXECUTOR_THREADS, LEASE_MARGIN, serve
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    service.run(stop, wait_seconds=1)
+    serve(service, stop)
 
 
 if __name__ == "__main__":
