@@ -22,7 +22,15 @@ from .client_parts.control import ControlPart
 from .client_parts.deadletters import DeadLettersPart
 from .client_parts.schedules import SchedulesPart
 from .client_parts.submit import SubmitPart
-from .ports import Clock, EventPublisher, Lanes, PayloadStore, SystemClock, TaskStore
+from .ports import (
+    Clock,
+    ControlStore,
+    EventPublisher,
+    Lanes,
+    PayloadStore,
+    SystemClock,
+    TaskStore,
+)
 from .topology import Topology
 
 __all__ = ["Conveyor", "Submission"]
@@ -48,7 +56,11 @@ class Conveyor(SubmitPart, ControlPart, SchedulesPart, DeadLettersPart):
         clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_workers: int = 8,
+        control: ControlStore | None = None,
     ) -> None:
+        """``control``: the multi-tenant control plane; built from AWS settings when the
+        deployment has several lanes per class or a pool (``Topology.multi_tenant``), and
+        then every new task is routed and checked for back-pressure (``TenantEdge``)."""
         if catalog is None:
             catalog = os.environ.get("CONVEYOR_CATALOG") or catalog_module.default_catalog
         self.catalog = load_catalog(catalog) if isinstance(catalog, str) else catalog
@@ -78,6 +90,15 @@ class Conveyor(SubmitPart, ControlPart, SchedulesPart, DeadLettersPart):
                 self.events = EventBridgePublisher(self.aws.events, self.topology.event_bus)
             if scheduler is None and isinstance(self.lanes, SqsLanes):
                 self.scheduler = EventBridgeScheduler(self.aws.scheduler, self.lanes, self.topology)
+            if control is None and self.topology.multi_tenant:
+                from .aws.control import DynamoControl
+
+                control = DynamoControl(self.aws.dynamodb, self.topology.table)
+        self.edge = None
+        if control is not None:
+            from .tenancy.edge import TenantEdge
+
+            self.edge = TenantEdge(self.topology, control, self.clock)
 
     @classmethod
     def in_memory(

@@ -74,6 +74,12 @@ class Topology:
         return f"{self.prefix}-lane-{priority}-{shard}"
 
     @property
+    def multi_tenant(self) -> bool:
+        """Lanes to choose between (shards or a pool): producers then route with the
+        control plane and honour back-pressure."""
+        return self.shards > 1 or self.pool > 0
+
+    @property
     def pool_lanes(self) -> tuple[str, ...]:
         return tuple(f"{self.prefix}-pool-{i}" for i in range(self.pool))
 

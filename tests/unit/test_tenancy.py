@@ -187,3 +187,38 @@ def test_a_leaving_dispatcher_hands_its_lanes_over_at_once():
     one.leave()
     two.tick()
     assert two.owned == lanes
+
+
+def test_the_sdk_routes_and_refuses_through_the_edge():
+    from conveyor.runtime.bootstrap import memory_runtime
+    from tests.support import ledger
+
+    clock = FakeClock()
+    topology = Topology(prefix="mt", shards=4, pool=1)
+    rt = memory_runtime(ledger.catalog, topology, clock=clock)
+    client = rt.client()
+    first, second = topology.lanes_for("normal", "acme")
+    rt.control.put_signal("d1", Signal(clock.now(), False), {first: 9, second: 1})
+    assert client.submit("work", {"mode": "ok"}, tenant="acme").record.lane == second
+    rt.control.put_signal("d1", Signal(clock.now(), True, {"big": 0.9}, 4.0, "deep"))
+    clock.advance(3)  # past the cache's max age
+    with pytest.raises(Overloaded):
+        client.submit("work", {"mode": "ok"}, tenant="big", task_id="refused-1")
+    assert rt.store.get("refused-1") is None  # nothing written
+    results = client.submit_many(
+        [
+            {"task_type": "work", "payload": {"mode": "ok"}, "tenant": "big", "task_id": "b"},
+            {"task_type": "work", "payload": {"mode": "ok"}, "tenant": "calm", "task_id": "c"},
+        ]
+    )
+    assert [r.status for r in results] == ["refused", "created"]
+    assert "retry after 4s" in results[0].error
+    assert rt.store.get("b") is None
+
+
+def test_a_single_lane_deployment_never_reads_the_control_plane():
+    from conveyor.runtime.bootstrap import memory_runtime
+    from tests.support import ledger
+
+    rt = memory_runtime(ledger.catalog, Topology(prefix="one"))
+    assert rt.client().edge is None

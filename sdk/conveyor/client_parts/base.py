@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog
 from ..model import TaskRecord, TaskState
 from ..ports import Clock, EventPublisher, Lanes, PayloadStore, TaskStore
 from ..topology import Topology
 
+if TYPE_CHECKING:
+    from ..tenancy.edge import TenantEdge
+
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """The outcome of one submit. ``status``: created | duplicate | conflict | failed."""
+    """The outcome of one submit. ``status``: created | duplicate | conflict | failed |
+    refused (``submit_many`` only: back-pressure on the tenant; ``error`` says why)."""
 
     task_id: str
     status: str
@@ -43,3 +47,5 @@ class ClientBase:
     payloads: PayloadStore
     scheduler: Any
     events: EventPublisher | None
+    #: Routing and back-pressure of a multi-tenant deployment (``conveyor.tenancy``).
+    edge: TenantEdge | None

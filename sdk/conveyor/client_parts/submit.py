@@ -24,7 +24,7 @@ from typing import Any
 
 from ..admission import Admitted, SubmitRequest, admit, admit_many
 from ..envelope import Envelope
-from ..errors import ConveyorError, TaskConflict
+from ..errors import ConveyorError, Overloaded, TaskConflict
 from ..model import TaskRecord
 from ..policy.reconcile import resubmit_repairs
 from ..ports import OutMessage, now_ms
@@ -57,7 +57,7 @@ class SubmitPart(ClientBase):
         request = SubmitRequest(
             task_type, payload, task_id, tenant, priority, delay, at, ttl, tags, window
         )
-        admitted = admit(self.catalog, self.topology, request, now_ms(self.clock))
+        admitted = self._place(admit(self.catalog, self.topology, request, now_ms(self.clock)))
         result = self._create(admitted)
         if result.status == "conflict":
             raise TaskConflict(result.error or "conflict")
@@ -84,7 +84,20 @@ class SubmitPart(ClientBase):
         Results come back in request order, one ``Submission`` each.
         """
         reqs = [r if isinstance(r, SubmitRequest) else SubmitRequest(**r) for r in requests]
-        admitted = admit_many(self.catalog, self.topology, reqs, now_ms(self.clock))
+        every = admit_many(self.catalog, self.topology, reqs, now_ms(self.clock))
+        order = [item.record.task_id for item in every]
+        admitted: list[Admitted] = []
+        refused: dict[str, Submission] = {}
+        for item in every:
+            try:
+                admitted.append(self._place(item))
+            except Overloaded as exc:
+                refused[item.record.task_id] = Submission(
+                    item.record.task_id,
+                    "refused",
+                    None,
+                    f"{exc} (retry after {exc.retry_after:g}s)",
+                )
         if len(admitted) <= 1:
             results = [self._create(a) for a in admitted]
         else:
@@ -95,14 +108,26 @@ class SubmitPart(ClientBase):
         failed = set(self._enqueue(fresh))
         pairs = zip(admitted, results, strict=True)
         unrepaired = set(self._repair([(a, r) for a, r in pairs if r.status == "duplicate"]))
-        return [
-            Submission(r.task_id, "failed", None, "could not be enqueued; nothing was kept")
+        done = {
+            r.task_id: Submission(
+                r.task_id, "failed", None, "could not be enqueued; nothing was kept"
+            )
             if r.task_id in failed
             else Submission(r.task_id, "failed", r.record, "never sent; resending failed")
             if r.task_id in unrepaired
             else r
             for r in results
-        ]
+        }
+        done.update(refused)
+        return [done[t] for t in order]
+
+    def _place(self, admitted: Admitted) -> Admitted:
+        """Back-pressure and lane choice of a multi-tenant deployment (``TenantEdge``):
+        raises ``Overloaded`` for a refused task; otherwise the record's lane may change."""
+        if self.edge is None:
+            return admitted
+        record = self.edge.place(admitted.record)
+        return admitted if record is admitted.record else replace(admitted, record=record)
 
     def _repair(self, duplicates: Sequence[tuple[Admitted, Submission]]) -> list[str]:
         """Send again the messages of stranded duplicates (``resubmit_repairs``); returns

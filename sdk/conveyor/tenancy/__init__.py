@@ -2,9 +2,17 @@
 heavy-tenant supervision and lane leases in the dispatcher. Adapters over ``policy``."""
 
 from .cache import CachedControl
+from .edge import TenantEdge
 from .gate import AdmissionGate
 from .leaser import LaneLeaser
 from .router import LaneRouter
 from .supervisor import TenantSupervisor
 
-__all__ = ["AdmissionGate", "CachedControl", "LaneLeaser", "LaneRouter", "TenantSupervisor"]
+__all__ = [
+    "AdmissionGate",
+    "CachedControl",
+    "LaneLeaser",
+    "LaneRouter",
+    "TenantEdge",
+    "TenantSupervisor",
+]
