@@ -24,7 +24,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +89,7 @@ def wait_settled(runtime: Any, ids: list[str], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     client = runtime.client()
     while True:
-        records = runtime.store.get_many(ids)
+        records = read(runtime.store.get_many, ids)
         if len(records) == len(ids) and all(r.terminal for r in records.values()):
             failed = {i for i, r in records.items() if r.state is TaskState.FAILED}
             if not failed or failed <= dead_letters(client, len(ids)):
@@ -101,7 +101,21 @@ def wait_settled(runtime: Any, ids: list[str], timeout: float) -> bool:
 
 def dead_letters(client: Any, tasks: int) -> set[str]:
     """The task IDs the DLQ holds entries for."""
-    return {d.task_id for d in client.dlq_list(limit=10 * tasks)}
+    return {d.task_id for d in read(client.dlq_list, limit=10 * tasks)}
+
+
+def read(fn: Callable[..., Any], *args: Any, tries: int = 5, **kwargs: Any) -> Any:
+    """An observer's read, tried again on any error: in-process moto can fail a read that
+    races a write on another thread (its BatchGetItem iterates the item being changed),
+    and the verdict must not depend on that."""
+    for attempt in range(tries):
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
 
 
 def judge(

@@ -35,6 +35,7 @@ from .common import (
     Result,
     dead_letters,
     judge,
+    read,
     serve,
     shorten_lanes,
     task_mix,
@@ -83,7 +84,7 @@ def _count_succeeded(cloud: DevCloud, url: str) -> Counter[str]:
 
 def _running(cloud: DevCloud, ids: list[str]) -> int:
     """1 if some task is not terminal yet (a kill now interrupts work), else 0."""
-    records = dev_runtime(cloud).store.get_many(ids)
+    records = read(dev_runtime(cloud).store.get_many, ids)
     return int(any(not r.terminal for r in records.values()))
 
 
@@ -143,7 +144,7 @@ def _scenario(
             name,
             ids,
             [expected for _, expected in requests],
-            observer.store.get_many(ids),
+            read(observer.store.get_many, ids),
             dead_letters(client, len(ids)),
             ledger.effects(),
             _count_succeeded(cloud, events_url),
