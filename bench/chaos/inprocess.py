@@ -117,8 +117,8 @@ def run_faults(
     workdir: Path,
     tasks: int = 200,
     seed: int = 1,
-    fault_window: float = 40.0,
-    repair_window: float = 25.0,
+    fault_window: float = 60.0,
+    repair_window: float = 40.0,
 ) -> Result:
     """Submit ``tasks`` tasks (through the producer's faults, if any), run the dispatcher
     under the service's faults until all are terminal or ``fault_window`` s pass; then

@@ -155,7 +155,7 @@ def _scenario(
 
 
 def run_dispatcher_kills(
-    *, workdir: Path, tasks: int = 200, seed: int = 1, kills: int = 4, repair_window: float = 40
+    *, workdir: Path, tasks: int = 200, seed: int = 1, kills: int = 4, repair_window: float = 90
 ) -> Result:
     rng = random.Random(seed)
     command = [sys.executable, "-m", "bench.chaos.proc"]
@@ -189,7 +189,7 @@ def run_worker_kills(
     seed: int = 1,
     kills: int = 4,
     workers: int = 3,
-    repair_window: float = 40,
+    repair_window: float = 90,
 ) -> Result:
     rng = random.Random(seed)
     command = [sys.executable, "-m", "conveyor.worker"]
