@@ -326,8 +326,11 @@ def _reply(
         request.send_header("x-amzn-ErrorType", error_type)
     if function_error:
         request.send_header("X-Amz-Function-Error", function_error)
-    request.end_headers()
-    request.wfile.write(data)
+    try:
+        request.end_headers()
+        request.wfile.write(data)
+    except OSError:  # the caller went away (e.g. killed): the invocation still happened
+        request.close_connection = True
 
 
 __all__ = ["LAYER_MODULES", "FunctionSpec", "LambdaHost", "build_layer"]
