@@ -154,6 +154,28 @@ def _scenario(
         )
 
 
+def kill_repeatedly(
+    command: list[str],
+    env: dict[str, str],
+    cloud: DevCloud,
+    ids: list[str],
+    rng: random.Random,
+    kills: int,
+    between: tuple[float, float] = (1.5, 4.0),
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command``, then ``kills`` times: wait a seeded while, kill -9 it and start it
+    again at once. Returns the running process and how many kills hit unfinished work."""
+    proc = _spawn(command, env)
+    busy = 0
+    for _ in range(kills):
+        time.sleep(rng.uniform(*between))
+        busy += _running(cloud, ids)
+        proc.kill()
+        proc.wait()
+        proc = _spawn(command, env)
+    return proc, busy
+
+
 def run_dispatcher_kills(
     *, workdir: Path, tasks: int = 200, seed: int = 1, kills: int = 4, repair_window: float = 90
 ) -> Result:
@@ -161,15 +183,7 @@ def run_dispatcher_kills(
     command = [sys.executable, "-m", "bench.chaos.proc"]
 
     def run(cloud: DevCloud, ids: list[str]) -> tuple[int, int, float, Any]:
-        env = _env(cloud, workdir)
-        proc = _spawn(command, env)
-        busy = 0
-        for _ in range(kills):
-            time.sleep(rng.uniform(1.5, 4.0))
-            busy += _running(cloud, ids)
-            proc.kill()
-            proc.wait()
-            proc = _spawn(command, env)
+        proc, busy = kill_repeatedly(command, _env(cloud, workdir), cloud, ids, rng, kills)
         return busy, busy * EXECUTOR_THREADS, time.monotonic(), lambda: _stop(proc)
 
     return _scenario(

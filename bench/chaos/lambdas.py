@@ -24,7 +24,7 @@ from conveyor.runtime.executors import function_name
 from conveyor.topology import Topology
 
 from .common import Result, task_mix
-from .killing import ROOT, _env, _running, _scenario, _spawn, _stop
+from .killing import ROOT, _env, _scenario, _stop, kill_repeatedly
 
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
@@ -72,14 +72,7 @@ def run_lambda_dispatcher_kills(
     def run(cloud: DevCloud, ids: list[str]) -> tuple[int, int, float, Any]:
         host = lambda_host(cloud, build_asset(Path(tmp.name)), workdir)
         env = _env(cloud, workdir, CHAOS_EXECUTOR="lambda", AWS_ENDPOINT_URL_LAMBDA=host.endpoint)
-        proc = _spawn(command, env)
-        busy = 0
-        for _ in range(kills):
-            time.sleep(rng.uniform(2.0, 5.0))
-            busy += _running(cloud, ids)
-            proc.kill()
-            proc.wait()
-            proc = _spawn(command, env)
+        proc, busy = kill_repeatedly(command, env, cloud, ids, rng, kills, (2.0, 5.0))
 
         def cleanup() -> None:
             _stop(proc)
