@@ -4,9 +4,10 @@ A scenario submits ``tasks`` tasks of the ledger catalog (tests/support/ledger.p
 handlers append one line per completed run to a side-effect ledger, runs the platform
 under its faults, stops the faults, and waits for repair. The verdict:
 
-* **lost** -- a task not terminal at the end, FAILED with no DLQ entry, or SUCCEEDED
-  without its handler ever completing (a stranded task the reconciler reports instead of
-  repairing is lost too: it never runs);
+* **lost** -- a task not terminal at the end, FAILED with no DLQ entry, FAILED as lost
+  by the reconciler (its inline payload went with its message: terminal and
+  dead-lettered, but it never runs), or SUCCEEDED without its handler ever completing (a
+  stranded task the reconciler reports instead of repairing is lost too);
 * **doubled** -- a record that succeeded twice (two ``Task Succeeded`` events);
 * **re-runs** -- handler runs that completed more than once for one task; allowed only
   where a process died between the handler's return and the durable write, so at most
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor import TaskState
-from conveyor.policy.reconcile import ReconcileSettings
+from conveyor.policy.reconcile import ReconcileSettings, is_lost
 from conveyor.runtime import service
 from conveyor.runtime.reconciler import Reconciler
 
@@ -144,6 +145,8 @@ def judge(
             why = f"stuck {record.state.value} (attempts {record.attempts})"
         elif record.state is TaskState.FAILED and task_id not in dead:
             why = "FAILED with no DLQ entry"
+        elif is_lost(record):
+            why = "failed as lost: its payload went with its message"
         elif record.state is TaskState.SUCCEEDED and effects[task_id] == 0:
             why = "SUCCEEDED without a completed run"
         if why:
@@ -194,8 +197,11 @@ DISPATCHER_OPTIONS: dict[str, Any] = {
 EXECUTOR_THREADS = 8
 #: The reconciler's thresholds, compressed the same way (deployed: a pass a minute, 600 s
 #: before a QUEUED task without a message is re-sent, 120 s after a lease, 300 s after a
-#: failure, a daily sweep for custom task IDs).
-RECONCILE_SETTINGS = ReconcileSettings(queued_grace=30.0, lease_grace=3.0, failed_grace=5.0)
+#: failure, a daily sweep for custom task IDs, 4 days before a stranded task whose
+#: payload was only inline is failed as lost).
+RECONCILE_SETTINGS = ReconcileSettings(
+    queued_grace=30.0, lease_grace=3.0, failed_grace=5.0, lost_after=60.0
+)
 RECONCILE_OPTIONS: dict[str, Any] = {
     "interval": 1.0,
     "settle_age": 3.0,

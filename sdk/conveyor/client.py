@@ -22,6 +22,7 @@ from .client_parts.control import ControlPart
 from .client_parts.deadletters import DeadLettersPart
 from .client_parts.schedules import SchedulesPart
 from .client_parts.submit import SubmitPart
+from .client_parts.unsettled import Unsettled
 from .ports import (
     Clock,
     ControlStore,
@@ -94,6 +95,7 @@ class Conveyor(SubmitPart, ControlPart, SchedulesPart, DeadLettersPart):
                 from .aws.control import DynamoControl
 
                 control = DynamoControl(self.aws.dynamodb, self.topology.table)
+        self.unsettled = Unsettled()
         self.edge = None
         if control is not None:
             from .tenancy.edge import TenantEdge

@@ -95,8 +95,9 @@ class TaskRecord:
     throttles: int = 0
     #: Starts ever (monotonic); the running attempt's fencing token.
     starts: int = 0
-    #: Random ID of the start that holds the task (tells a start whose reply was lost
-    #: from someone else's).
+    #: Random ID of the write that holds the task: the start of the running attempt, or
+    #: (until the first start) the create that inserted it. Tells a write whose reply was
+    #: lost, and that botocore sent again, from someone else's.
     owner: str | None = None
     queued_at: int | None = None
     started_at: int | None = None
@@ -124,6 +125,15 @@ class TaskRecord:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+    def inserted_by(self, record: TaskRecord) -> bool:
+        """Whether this stored record is the insert of ``record`` (same random ``owner``
+        tag, given at creation) and unchanged since (same ``version``): a create that
+        meets it met its own earlier try."""
+        return record.owner is not None and (self.owner, self.version) == (
+            record.owner,
+            record.version,
+        )
 
     def replace(self, **changes: Any) -> TaskRecord:
         return dataclasses.replace(self, **changes)

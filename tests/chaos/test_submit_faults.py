@@ -8,7 +8,9 @@ import itertools
 import pytest
 
 from conveyor.aws import AwsClients
-from conveyor.local.faults import FAIL_AFTER, REPLY_LOST, FaultInjector, Rule
+from conveyor.aws.accounting import RequestCounter
+from conveyor.errors import ConveyorError
+from conveyor.local.faults import FAIL, FAIL_AFTER, REPLY_LOST, FaultInjector, Rule
 from conveyor.local.provision import provision
 from conveyor.runtime.bootstrap import aws_runtime
 from conveyor.topology import Topology
@@ -25,8 +27,8 @@ def deployment(moto_session):
     return topology, aws_runtime(ledger.catalog, topology, clean)
 
 
-def _faulty_client(topology: Topology, rule: Rule):
-    return aws_runtime(ledger.catalog, topology, AwsClients(counter=FaultInjector([rule]))).client()
+def _faulty_client(topology: Topology, *rules: Rule):
+    return aws_runtime(ledger.catalog, topology, AwsClients(counter=FaultInjector(rules))).client()
 
 
 def _messages(runtime, topology: Topology) -> int:
@@ -49,3 +51,43 @@ def test_resubmitting_after_a_failed_submit_sends_the_task(deployment):
         client.submit("work", {"mode": "ok"}, task_id="failed-put")
     answer = client.submit("work", {"mode": "ok"}, task_id="failed-put")  # a retry, at once
     assert _messages(runtime, topology) == 1, f"re-submit answered {answer.status!r}, sent nothing"
+
+
+def _requests(client) -> RequestCounter:
+    counter = RequestCounter()
+    counter.attach(client.store.ddb)
+    counter.attach(client.lanes.sqs)
+    return counter
+
+
+def test_a_failed_send_whose_undo_failed_is_sent_by_the_retry_then_duplicates_are_cheap(
+    deployment,
+):
+    topology, runtime = deployment
+    rules = [Rule(FAIL, 1.0, ("SendMessageBatch",), limit=1), Rule(FAIL, 1.0, ("DeleteItem",))]
+    client = _faulty_client(topology, *rules)
+    with pytest.raises(ConveyorError, match="may remain"):
+        client.submit("work", {"mode": "ok"}, task_id="undo-failed")
+    assert runtime.store.get("undo-failed").state.value == "QUEUED"
+    counter = _requests(client)
+    client.submit("work", {"mode": "ok"}, task_id="undo-failed")
+    assert counter.snapshot()[0] == {("dynamodb", "PutItem"): 1, ("sqs", "SendMessageBatch"): 1}
+    assert _messages(runtime, topology) == 1
+    counter.reset()
+    again = client.submit("work", {"mode": "ok"}, task_id="undo-failed")  # healthy now
+    assert again.status == "duplicate"
+    assert counter.snapshot()[0] == {("dynamodb", "PutItem"): 1}
+    assert _messages(runtime, topology) == 1
+
+
+def test_submit_many_remembers_its_failures_for_the_retry(deployment):
+    topology, runtime = deployment
+    client = _faulty_client(topology, Rule(FAIL_AFTER, 1.0, ("PutItem",), limit=1))
+    requests = [
+        {"task_type": "work", "payload": {"n": i}, "task_id": f"many-{i}"} for i in range(3)
+    ]
+    with pytest.raises(Exception):  # noqa: B017 - whatever botocore raises
+        client.submit_many(requests)
+    answers = client.submit_many(requests)
+    assert {a.status for a in answers} <= {"created", "duplicate"}
+    assert _messages(runtime, topology) == 3

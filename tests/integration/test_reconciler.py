@@ -155,13 +155,31 @@ def test_re_sends_of_a_backlogged_task_are_bounded(rt):
     assert task_id not in rec.watch
 
 
-def test_an_inline_payload_cannot_be_re_sent_and_is_reported(rt, monkeypatch):
+def test_an_inline_payload_is_failed_as_lost_and_a_re_submit_revives_it(rt, monkeypatch):
     task_id = stranded_submit(rt, monkeypatch, {"mode": "ok"})
     rec = reconciler(rt)
     rt.clock.advance(720)
     counts = rec.run_once()
-    assert (counts["resent"], counts["reported"]) == (0, 1)
-    assert rt.store.get(task_id).state is TaskState.QUEUED  # re-submitting it repairs it
+    assert (counts["resent"], counts["suspected"]) == (0, 1)
+    assert rt.store.get(task_id).state is TaskState.QUEUED  # may be behind a backlog
+    rt.clock.advance(rec.settings.lost_after)
+    counts = rec.run_once()
+    assert (counts["failed_lost"], counts["dead_lettered"]) == (1, 1)
+    record = rt.store.get(task_id)
+    assert (record.state, record.error.kind) == (TaskState.FAILED, "lost")
+    assert "submit it again" in record.error.message
+    (letter,) = [d for d in rt.client().dlq_list() if d.task_id == task_id]
+    assert "submit it again" in letter.reason
+    assert rt.client().dlq_redrive() == []  # the DLQ holds no payload to run it with
+    assert rt.store.get(task_id).state is TaskState.FAILED
+    assert [d.task_id for d in rt.client().dlq_list()] == [task_id]  # kept
+    answer = rt.client().submit("work", {"mode": "ok"}, task_id=task_id)
+    assert (answer.status, answer.record.state) == ("created", TaskState.QUEUED)
+    rt.dispatcher().drain(idle_passes=3, timeout=30)
+    assert rt.store.get(task_id).state is TaskState.SUCCEEDED
+    assert ledger.effects()[task_id] == 1
+    duplicate = rt.client().submit("work", {"mode": "ok"}, task_id=task_id)
+    assert duplicate.status == "duplicate"  # a finished task is not revived
 
 
 def test_a_restarted_reconciler_goes_on_from_its_saved_window(rt):

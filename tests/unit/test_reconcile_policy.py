@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from conveyor.ids import new_task_id
-from conveyor.model import TaskRecord, TaskState
+from conveyor.model import TaskError, TaskRecord, TaskState
 from conveyor.policy.reconcile import (
     Action,
     ReconcileSettings,
     decide,
+    is_lost,
+    lost_error,
     resubmit_repairs,
     ulid_bounds,
     ulid_ms,
@@ -39,8 +41,14 @@ def test_delayed_paused_and_inline_tasks():
     queued = record(TaskState.QUEUED)
     paused = decide(queued, T0 + 700_000, paused=True, settings=S)
     assert (paused.action, paused.next_ms) == (Action.WAIT, T0 + 700_000 + 3_600_000)
+    lost_at = T0 + int(S.lost_after * 1000)
     inline = decide(queued, T0 + 700_000, payload_known=False, settings=S)
-    assert inline.action is Action.REPORT
+    assert (inline.action, inline.next_ms) == (Action.WAIT, lost_at)
+    assert decide(queued, lost_at, payload_known=False, settings=S).action is Action.FAIL_LOST
+    started = queued.replace(starts=1, attempts=0)  # handed back: not "never enqueued"
+    assert decide(started, lost_at, payload_known=False, settings=S).action is Action.REPORT
+    running = record(TaskState.RUNNING, starts=1, lease_until=T0)
+    assert decide(running, T0 + 10**6, payload_known=False, settings=S).action is Action.REPORT
 
 
 def test_running_is_resent_only_after_its_lease_and_the_grace():
@@ -68,6 +76,18 @@ def test_resubmit_repairs_only_stranded_records():
     assert not resubmit_repairs(running, T0 + 89_000)
     assert resubmit_repairs(running, T0 + 90_000)
     assert not resubmit_repairs(record(TaskState.SUCCEEDED), T0 + 10**9)
+
+
+def test_resubmit_after_an_error_repairs_at_once_and_a_lost_task_is_revived():
+    queued = record(TaskState.QUEUED)
+    assert resubmit_repairs(queued, T0, after_error=True)
+    started = queued.replace(attempts=1, started_at=T0)
+    assert not resubmit_repairs(started, T0 + 1, after_error=True)
+    lost = record(TaskState.FAILED, finished_at=T0, error=lost_error())
+    assert is_lost(lost) and resubmit_repairs(lost, T0 + 1)
+    failed = lost.replace(error=TaskError("fatal", "ValueError", "bad"))
+    assert not is_lost(failed) and not resubmit_repairs(failed, T0 + 1, after_error=True)
+    assert not is_lost(lost.replace(starts=1))
 
 
 def test_ulid_bounds_enclose_exactly_the_ids_of_their_window():

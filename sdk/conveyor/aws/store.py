@@ -60,6 +60,13 @@ class DynamoTaskStore:
         self.table = table
 
     def create(self, record: TaskRecord, now_ms: int) -> tuple[TaskRecord, bool]:
+        """Insert ``record`` unless its ID is taken; returns (the stored record, created).
+
+        A PutItem whose reply is lost is sent again by botocore and then meets its own
+        item. To tell that from someone else's, the caller gives the new record a random
+        tag in ``owner`` (``Conveyor.submit`` does: 6 characters, 9 bytes of item; a
+        start overwrites it, a finish removes it): a refusal that returns that tag on an
+        unchanged item (same ``version``) was our own write, answered as created."""
         terminal = {f":t{i}": typed(s.value) for i, s in enumerate(sorted(TERMINAL))}
         try:
             self.ddb.put_item(
@@ -81,7 +88,8 @@ class DynamoTaskStore:
                 if existing is None:
                     raise
                 return existing, False
-            return from_item(item), False
+            existing = from_item(item)
+            return existing, existing.inserted_by(record)
         return record, True
 
     def get(self, task_id: str) -> TaskRecord | None:

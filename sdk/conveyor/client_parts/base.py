@@ -10,6 +10,7 @@ from ..catalog import Catalog
 from ..model import TaskRecord, TaskState
 from ..ports import Clock, EventPublisher, Lanes, PayloadStore, TaskStore
 from ..topology import Topology
+from .unsettled import Unsettled
 
 if TYPE_CHECKING:
     from ..tenancy.edge import TenantEdge
@@ -49,3 +50,5 @@ class ClientBase:
     events: EventPublisher | None
     #: Routing and back-pressure of a multi-tenant deployment (``conveyor.tenancy``).
     edge: TenantEdge | None
+    #: IDs whose submit raised lately: a retry re-sends their message at once.
+    unsettled: Unsettled

@@ -3,18 +3,26 @@
 Write path of ``submit`` (requests in brackets):
   admit (pure) -> conditional PutItem [1] -> S3 PutObject if > 192 KiB [0-1]
   -> SendMessage [1] (or a one-time Scheduler ``at()`` schedule if > 15 min ahead).
-If the send fails the record is deleted again, so a failed submit leaves nothing behind.
+If the send fails the record is deleted again, so a failed submit leaves nothing behind
+(unless that delete fails too: the error says so).
+
+A PutItem whose reply was lost and that botocore sent again meets its own item: the
+store recognises it (``DynamoTaskStore.create``) and the task is sent as created.
 
 A producer that dies between the PutItem and the send leaves a QUEUED record with no
-message. Re-submitting the same ID and payload repairs it at once: a duplicate whose
-record was never started and is older than a short grace (``resubmit_repairs``) gets
-its message sent again (its payload re-stored first if offloaded). That costs requests
-only on that path; the happy path stays 1 PutItem + 1 send.
+message. Re-submitting the same ID and payload repairs it: a duplicate whose record was
+never started gets its message sent again (its payload re-stored first if offloaded) --
+at once if this process's own submit of that ID raised lately (``Unsettled``), else once
+it is older than a short grace (``resubmit_repairs``). A task the reconciler failed as
+lost (its inline payload went with its message) is put back to QUEUED and sent with the
+re-submitted payload. That costs requests only on those paths; the happy path stays
+1 PutItem + 1 send, and a duplicate of a healthy task 1 PutItem.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,8 +33,8 @@ from typing import Any
 from ..admission import Admitted, SubmitRequest, admit, admit_many
 from ..envelope import Envelope
 from ..errors import ConveyorError, Overloaded, TaskConflict
-from ..model import TaskRecord
-from ..policy.reconcile import resubmit_repairs
+from ..model import TaskRecord, TaskState
+from ..policy.reconcile import is_lost, resubmit_repairs
 from ..ports import OutMessage, now_ms
 from .base import ClientBase, Submission
 
@@ -58,22 +66,38 @@ class SubmitPart(ClientBase):
             task_type, payload, task_id, tenant, priority, delay, at, ttl, tags, window
         )
         admitted = self._place(admit(self.catalog, self.topology, request, now_ms(self.clock)))
+        task_id = admitted.record.task_id
+        try:
+            result = self._submit_one(admitted)
+        except TaskConflict:
+            raise
+        except Exception:
+            self.unsettled.add([task_id], now_ms(self.clock))
+            raise
+        self.unsettled.discard([task_id])
+        return result
+
+    def _submit_one(self, admitted: Admitted) -> Submission:
+        task_id = admitted.record.task_id
         result = self._create(admitted)
         if result.status == "conflict":
             raise TaskConflict(result.error or "conflict")
         if result.created:
             self._store_payloads([admitted])
-            failed = self._enqueue([admitted])
+            failed, kept = self._enqueue([admitted])
             if failed:
                 raise ConveyorError(
-                    f"task {admitted.record.task_id!r} could not be enqueued; nothing was kept"
+                    f"task {task_id!r} could not be enqueued; "
+                    + ("its record may remain: submit it again" if kept else "nothing was kept")
                 )
-        elif self._repair([(admitted, result)]):
+            return result
+        failed, revived = self._repair([(admitted, result)])
+        if failed:
             raise ConveyorError(
-                f"task {admitted.record.task_id!r} exists but was never sent, and sending it "
-                "again failed; submit it again"
+                f"task {task_id!r} exists but was never sent, and sending it again failed; "
+                "submit it again"
             )
-        return result
+        return revived.get(task_id, result)
 
     def submit_many(
         self, requests: Iterable[SubmitRequest | Mapping[str, Any]]
@@ -98,6 +122,17 @@ class SubmitPart(ClientBase):
                     None,
                     f"{exc} (retry after {exc.retry_after:g}s)",
                 )
+        try:
+            done = self._submit_admitted(admitted)
+        except Exception:
+            self.unsettled.add([a.record.task_id for a in admitted], now_ms(self.clock))
+            raise
+        self.unsettled.add([t for t, r in done.items() if r.status == "failed"], now_ms(self.clock))
+        self.unsettled.discard([t for t, r in done.items() if r.status != "failed"])
+        done.update(refused)
+        return [done[t] for t in order]
+
+    def _submit_admitted(self, admitted: list[Admitted]) -> dict[str, Submission]:
         if len(admitted) <= 1:
             results = [self._create(a) for a in admitted]
         else:
@@ -105,21 +140,23 @@ class SubmitPart(ClientBase):
                 results = list(pool.map(self._create, admitted))
         fresh = [a for a, r in zip(admitted, results, strict=True) if r.created]
         self._store_payloads(fresh)
-        failed = set(self._enqueue(fresh))
+        failed, kept = self._enqueue(fresh)
         pairs = zip(admitted, results, strict=True)
-        unrepaired = set(self._repair([(a, r) for a, r in pairs if r.status == "duplicate"]))
-        done = {
-            r.task_id: Submission(
-                r.task_id, "failed", None, "could not be enqueued; nothing was kept"
-            )
-            if r.task_id in failed
-            else Submission(r.task_id, "failed", r.record, "never sent; resending failed")
-            if r.task_id in unrepaired
-            else r
-            for r in results
-        }
-        done.update(refused)
-        return [done[t] for t in order]
+        unrepaired, revived = self._repair([(a, r) for a, r in pairs if r.status == "duplicate"])
+        out: dict[str, Submission] = {}
+        for r in results:
+            if r.task_id in failed:
+                lost = "its record may remain" if r.task_id in kept else "nothing was kept"
+                out[r.task_id] = Submission(
+                    r.task_id, "failed", None, f"could not be enqueued; {lost}"
+                )
+            elif r.task_id in unrepaired:
+                out[r.task_id] = Submission(
+                    r.task_id, "failed", r.record, "never sent; resending failed"
+                )
+            else:
+                out[r.task_id] = revived.get(r.task_id, r)
+        return out
 
     def _place(self, admitted: Admitted) -> Admitted:
         """Back-pressure and lane choice of a multi-tenant deployment (``TenantEdge``):
@@ -129,21 +166,36 @@ class SubmitPart(ClientBase):
         record = self.edge.place(admitted.record)
         return admitted if record is admitted.record else replace(admitted, record=record)
 
-    def _repair(self, duplicates: Sequence[tuple[Admitted, Submission]]) -> list[str]:
-        """Send again the messages of stranded duplicates (``resubmit_repairs``); returns
-        the IDs whose send failed (their records are kept: they were not ours to undo)."""
+    def _repair(
+        self, duplicates: Sequence[tuple[Admitted, Submission]]
+    ) -> tuple[list[str], dict[str, Submission]]:
+        """Send again the messages of stranded duplicates (``resubmit_repairs``; at once
+        for IDs whose submit raised here lately), tasks failed as lost first put back to
+        QUEUED. Returns the IDs whose repair failed (their records are kept: they were
+        not ours to undo) and the revived tasks' submissions (``created``)."""
         now = now_ms(self.clock)
         stranded = [
             replace(a, record=s.record)
             for a, s in duplicates
-            if s.record is not None and resubmit_repairs(s.record, now)
+            if s.record is not None
+            and resubmit_repairs(s.record, now, after_error=self.unsettled.recent(s.task_id, now))
         ]
         if not stranded:
-            return []
+            return [], {}
         _log.warning("re-sending %d stranded tasks on re-submit", len(stranded))
+        failed: list[str] = []
+        revived: dict[str, Submission] = {}
+        for index, item in enumerate(stranded):
+            if is_lost(item.record):
+                record = self._revive(item.record, now)
+                if record is None:
+                    failed.append(item.record.task_id)
+                    continue
+                revived[record.task_id] = Submission(record.task_id, "created", record)
+                stranded[index] = replace(item, record=record)
+        stranded = [item for item in stranded if item.record.task_id not in failed]
         self._store_payloads(stranded)
         by_lane: dict[str, list[OutMessage]] = defaultdict(list)
-        failed: list[str] = []
         for item in stranded:
             due = item.record.not_before or 0
             if due - now > 900_000:
@@ -164,14 +216,28 @@ class SubmitPart(ClientBase):
             except Exception:
                 _log.exception("could not re-send %d tasks on %s", len(messages), lane)
                 failed.extend(m.id for m in messages)
-        return failed
+        return failed, revived
+
+    def _revive(self, record: TaskRecord, now: int) -> TaskRecord | None:
+        """FAILED as lost -> QUEUED (the re-submit brings its payload back); None if the
+        write failed or the record changed meanwhile."""
+        changes = {"error": None, "finished_at": None, "purge_at": None, "queued_at": now}
+        try:
+            return self.store.transition(
+                record.task_id, TaskState.QUEUED, changes, now, expect_starts=0
+            )
+        except Exception:
+            _log.exception("could not put task %s back to QUEUED", record.task_id)
+            return None
 
     @staticmethod
     def _body(item: Admitted, now: int) -> str:
         return Envelope.for_record(item.record, item.payload, now).to_json()
 
     def _create(self, admitted: Admitted) -> Submission:
-        record = admitted.record
+        # A random tag lets the store tell its own insert, met again by a retried PutItem
+        # whose reply was lost, from someone else's (``TaskRecord.inserted_by``).
+        record = admitted.record.replace(owner=secrets.token_urlsafe(4))
         stored, created = self.store.create(record, record.created_at)
         if created:
             return Submission(record.task_id, "created", stored)
@@ -191,8 +257,9 @@ class SubmitPart(ClientBase):
             if item.offload_key:
                 self.payloads.put(item.offload_key, item.payload_bytes)
 
-    def _enqueue(self, admitted: Sequence[Admitted]) -> list[str]:
-        """Send the messages, grouped by lane; undo the records whose send failed."""
+    def _enqueue(self, admitted: Sequence[Admitted]) -> tuple[list[str], set[str]]:
+        """Send the messages, grouped by lane; undo the records whose send failed.
+        Returns the IDs whose send failed, and those of them whose undo failed too."""
         by_lane: dict[str, list[OutMessage]] = defaultdict(list)
         failed: list[str] = []
         for item in admitted:
@@ -211,12 +278,21 @@ class SubmitPart(ClientBase):
                 _log.exception("could not enqueue %d tasks on %s", len(messages), lane)
                 failed.extend(m.id for m in messages)
         by_id = {a.record.task_id: a for a in admitted}
+        kept: set[str] = set()
         for task_id in failed:
             item = by_id[task_id]
-            self.store.delete(task_id, state=item.record.state)
+            try:
+                self.store.delete(task_id, state=item.record.state)
+            except Exception:
+                _log.exception("could not undo the record of task %s", task_id)
+                kept.add(task_id)
+                continue
             if item.offload_key:
-                self.payloads.delete(item.offload_key)
-        return failed
+                try:
+                    self.payloads.delete(item.offload_key)
+                except Exception:
+                    _log.exception("could not delete the payload of task %s", task_id)
+        return failed, kept
 
     @staticmethod
     def lane_queue(record: TaskRecord) -> str:

@@ -31,7 +31,7 @@ class MemoryTaskStore:
         with self._lock:
             existing = self.records.get(record.task_id)
             if existing is not None and not _replaceable(existing, now_ms):
-                return existing, False
+                return existing, existing.inserted_by(record)
             self.records[record.task_id] = record
             self.writes += 1
             return record, True

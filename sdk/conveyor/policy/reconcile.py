@@ -15,8 +15,10 @@ look stranded behind a deep backlog. So re-sends are bounded: the n-th re-send o
 waits ``grace * 2**n`` and at most ``max_resends`` are made; a task still stuck after
 that is reported (logged, counted), not re-sent forever. Tasks of a paused type or
 tenant are left alone. A task whose inline payload lived only in its lost message
-cannot be re-sent (``payload_known=False``): it is reported; re-submitting it with the
-same ID and payload repairs it at once (``Conveyor.submit``).
+cannot be re-sent (``payload_known=False``): a QUEUED one never started is failed as
+lost (``LOST``, dead-lettered with that reason) once ``lost_after`` has passed, when no
+message of it can be left; any other is reported. Re-submitting it with the same ID and
+payload repairs it at once (``Conveyor.submit``), a lost one too.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..model import TaskRecord, TaskState
+from ..model import TaskError, TaskRecord, TaskState
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: i for i, c in enumerate(_CROCKFORD)}
 
 
+#: The reason a stranded task cannot be re-sent (its verdicts' reasons end with it).
+INLINE = "payload only inline"
 #: Seconds between looks at a task of a paused type or tenant.
 PAUSED_RECHECK = 3600.0
 
@@ -40,6 +44,7 @@ class Action(StrEnum):
     RESEND = "resend"  # send the lane message again
     DEAD_LETTER = "dead-letter"  # send a DLQ entry
     REPORT = "report"  # stuck, and nothing safe to do: log and count, stop watching
+    FAIL_LOST = "fail-lost"  # never started, payload gone with its message: FAILED + DLQ
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,11 @@ class ReconcileSettings:
     #: A FAILED task finished longer ago than this is not second-guessed (its DLQ entry
     #: may have been handled and deleted on purpose). None: no limit.
     failed_max_age: float | None = None
+    #: A QUEUED task never started, whose inline payload travelled only in its message,
+    #: due this long ago is failed as lost (``LOST``) and dead-lettered. No lane message
+    #: outlives the lanes' retention (SQS's default, 4 days), so by then nothing can run
+    #: it; before, it may be a healthy task behind a backlog.
+    lost_after: float = 4 * 86400.0
 
 
 def decide(
@@ -114,7 +124,12 @@ def decide(
     if resends >= settings.max_resends:
         return Verdict(Action.REPORT, f"{state.value}, {what} {ago} s ago after {resends} re-sends")
     if not payload_known:
-        return Verdict(Action.REPORT, f"{state.value}, {what} {ago} s ago; payload only inline")
+        if state is not TaskState.QUEUED or record.starts:
+            return Verdict(Action.REPORT, f"{state.value}, {what} {ago} s ago; {INLINE}")
+        lost_at = since + int(max(grace, settings.lost_after) * 1000)
+        if now_ms < lost_at:
+            return Verdict(Action.WAIT, f"QUEUED, due {ago} s ago; {INLINE}", lost_at)
+        return Verdict(Action.FAIL_LOST, f"QUEUED, due {ago} s ago; {INLINE}")
     return Verdict(Action.RESEND, f"{state.value}, {what} {ago} s ago")
 
 
@@ -150,16 +165,38 @@ RESUBMIT_GRACE = 10.0
 RESUBMIT_LEASE_GRACE = 30.0
 
 
-def resubmit_repairs(record: TaskRecord, now_ms: int) -> bool:
+#: ``TaskError.kind`` of a task the reconciler failed because its inline payload was lost.
+LOST = "lost"
+LOST_MESSAGE = "lost before it was enqueued; payload not recoverable: submit it again"
+
+
+def lost_error() -> TaskError:
+    return TaskError(LOST, "Lost", LOST_MESSAGE)
+
+
+def is_lost(record: TaskRecord) -> bool:
+    """FAILED by the reconciler as lost before it ever started (a re-submit revives it)."""
+    return (
+        record.state is TaskState.FAILED
+        and record.starts == 0
+        and record.error is not None
+        and record.error.kind == LOST
+    )
+
+
+def resubmit_repairs(record: TaskRecord, now_ms: int, *, after_error: bool = False) -> bool:
     """Whether re-submitting this existing task (same ID, same payload) should send its
     message again: it is QUEUED or SCHEDULED, was never started and is older than
-    ``RESUBMIT_GRACE`` (its producer may have died between the record and the send), or
-    RUNNING with a lease that ended ``RESUBMIT_LEASE_GRACE`` ago. Safe either way: starting
-    is a conditional write, and a second message for a started task is a duplicate."""
+    ``RESUBMIT_GRACE`` (its producer may have died between the record and the send) -- at
+    once if ``after_error`` (this producer's own submit of it raised, so no send of its
+    own is on the way); RUNNING with a lease that ended ``RESUBMIT_LEASE_GRACE`` ago; or
+    failed as lost (``is_lost``: the re-submit brings the payload back). Safe either way:
+    starting is a conditional write, and a second message for a started task is a
+    duplicate."""
     if record.state in (TaskState.QUEUED, TaskState.SCHEDULED):
         since = record.queued_at or record.created_at
         fresh = record.started_at is None and record.attempts == 0
-        return fresh and now_ms - since >= RESUBMIT_GRACE * 1000
+        return fresh and (after_error or now_ms - since >= RESUBMIT_GRACE * 1000)
     if record.state is TaskState.RUNNING and record.lease_until is not None:
         return now_ms - record.lease_until >= RESUBMIT_LEASE_GRACE * 1000
-    return False
+    return is_lost(record)

@@ -28,6 +28,7 @@ from typing import Any
 from ..envelope import Malformed, parse
 from ..errors import ConveyorError, InvalidTransition, TaskNotFound
 from ..model import TaskState
+from ..policy.reconcile import is_lost
 from ..ports import InMessage, Lanes, OutMessage, TaskStore
 from ..topology import Topology
 from .outcome import Outcome
@@ -142,21 +143,27 @@ class DeadLetters:
         task_id: str | None = None,
     ) -> list[str]:
         """Re-queue matching entries (all, or one ``task_id``'s) with attempts reset;
-        returns the task IDs re-queued."""
+        returns the task IDs re-queued. An entry of a task failed as lost (its payload
+        went with its message) is kept: only a re-submit with the payload revives it."""
         redriven: list[str] = []
         skipped: list[str] = []
         for entry in self._scan(visibility=60):
             if not _matches(entry, task_type, since_ms) or task_id not in (None, entry.task_id):
                 skipped.append(entry.receipt)
                 continue
-            if self._redrive_one(entry, now_ms):
+            done = self._redrive_one(entry, now_ms)
+            if done is None:
+                skipped.append(entry.receipt)
+                continue
+            if done:
                 redriven.append(entry.task_id)
             self.lanes.delete(self.topology.dlq, [entry.receipt])
         for receipt in skipped:
             self.lanes.change_visibility(self.topology.dlq, receipt, 0)
         return redriven
 
-    def _redrive_one(self, entry: DeadLetter, now_ms: int) -> bool:
+    def _redrive_one(self, entry: DeadLetter, now_ms: int) -> bool | None:
+        """Whether the task was re-queued; None: the entry cannot be redriven, keep it."""
         try:
             env = parse(entry.body)
         except Malformed:
@@ -164,6 +171,8 @@ class DeadLetters:
         record = self.store.get(env.task_id)
         if record is None:
             return False
+        if is_lost(record):
+            return None
         if record.state is TaskState.FAILED:
             try:
                 record = self.store.transition(

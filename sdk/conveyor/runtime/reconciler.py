@@ -62,11 +62,22 @@ from aws_lambda_powertools import Logger
 
 from ..catalog import Catalog
 from ..envelope import Envelope
+from ..errors import InvalidTransition, TaskNotFound
 from ..model import TaskError, TaskRecord, TaskState
-from ..policy.reconcile import Action, ReconcileSettings, Verdict, decide, ulid_bounds, ulid_ms
+from ..policy.reconcile import (
+    INLINE,
+    Action,
+    ReconcileSettings,
+    Verdict,
+    decide,
+    lost_error,
+    ulid_bounds,
+    ulid_ms,
+)
 from ..ports import Clock, Lanes, OutMessage, SystemClock, now_ms
 from ..topology import Topology
 from .deadletter import dead_letter, dead_lettered_ids
+from .finish import purge_at
 from .outcome import DLQ, Outcome
 
 logger = Logger(service="conveyor-reconciler")
@@ -113,6 +124,16 @@ class ReconcileStore(Protocol):
     ) -> tuple[list[TaskRecord], str | None]: ...
 
     def read_marker(self, name: str) -> str | None: ...
+
+    def transition(
+        self,
+        task_id: str,
+        target: TaskState,
+        changes: dict[str, object],
+        now_ms: int,
+        *,
+        expect_starts: int | None = None,
+    ) -> TaskRecord: ...
 
     def write_marker(self, name: str, value: str) -> None: ...
 
@@ -271,6 +292,20 @@ class Reconciler:
             verdict = verdicts[record.task_id]
             if verdict.action is Action.WAIT:
                 self._watch(record.task_id, verdict.next_ms, done)
+                if verdict.reason.endswith(INLINE) and record.task_id not in self.reported:
+                    self.reported.add(record.task_id)
+                    logger.warning(
+                        "stranded task with an inline payload: failed as lost if still "
+                        "QUEUED at next_ms, unless re-submitted",
+                        extra={"task_id": record.task_id, "next_ms": verdict.next_ms},
+                    )
+                    done["suspected"] += 1
+            elif verdict.action is Action.FAIL_LOST:
+                lost = self._fail_lost(record, now)
+                if lost is not None:  # watched until its DLQ entry is sent
+                    self._watch(lost.task_id, now + int(self.settings.failed_grace * 1000), done)
+                    dead.append(lost)
+                    done["failed_lost"] += 1
             elif verdict.action is Action.RESEND:
                 resend.append(record)
             elif verdict.action is Action.DEAD_LETTER:
@@ -317,6 +352,25 @@ class Reconciler:
         self.watch.pop(task_id, None)
         self.resends.pop(task_id, None)
         self.reported.discard(task_id)
+
+    def _fail_lost(self, record: TaskRecord, now: int) -> TaskRecord | None:
+        """QUEUED -> FAILED (``LOST``), if the task is still never started; the FAILED
+        record (to dead-letter), or None when it changed meanwhile (looked at again)."""
+        changes: dict[str, object] = {"finished_at": now, "error": lost_error(), "owner": None}
+        if record.task_type in self.catalog:
+            changes["purge_at"] = purge_at(self.catalog.get(record.task_type), record, now)
+        try:
+            failed = self.store.transition(
+                record.task_id, TaskState.FAILED, changes, now, expect_starts=0
+            )
+        except (InvalidTransition, TaskNotFound):
+            self._forget(record.task_id)
+            return None
+        logger.error(
+            "stranded task failed as lost",
+            extra={"task_id": record.task_id, "reason": failed.error and failed.error.message},
+        )
+        return failed
 
     def _resend(self, records: list[TaskRecord], now: int, done: Counter[str]) -> None:
         by_lane: dict[str, list[OutMessage]] = {}
