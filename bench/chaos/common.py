@@ -197,11 +197,10 @@ DISPATCHER_OPTIONS: dict[str, Any] = {
 EXECUTOR_THREADS = 8
 #: The reconciler's thresholds, compressed the same way (deployed: a pass a minute, 600 s
 #: before a QUEUED task without a message is re-sent, 120 s after a lease, 300 s after a
-#: failure, a daily sweep for custom task IDs, 4 days before a stranded task whose
-#: payload was only inline is failed as lost).
-RECONCILE_SETTINGS = ReconcileSettings(
-    queued_grace=30.0, lease_grace=3.0, failed_grace=5.0, lost_after=60.0
-)
+#: failure, a daily sweep for custom task IDs). ``lost_after`` keeps its 4 days: a
+#: task waiting in a lane through a dispatcher's death must not be failed as lost, and a
+#: stranded one counts as lost whether it stays QUEUED or is failed as lost.
+RECONCILE_SETTINGS = ReconcileSettings(queued_grace=30.0, lease_grace=3.0, failed_grace=5.0)
 RECONCILE_OPTIONS: dict[str, Any] = {
     "interval": 1.0,
     "settle_age": 3.0,

@@ -180,6 +180,7 @@ def test_an_inline_payload_is_failed_as_lost_and_a_re_submit_revives_it(rt, monk
     assert ledger.effects()[task_id] == 1
     duplicate = rt.client().submit("work", {"mode": "ok"}, task_id=task_id)
     assert duplicate.status == "duplicate"  # a finished task is not revived
+    assert rt.client().dlq_redrive() == [] and rt.client().dlq_list() == []  # stale: dropped
 
 
 def test_a_restarted_reconciler_goes_on_from_its_saved_window(rt):

@@ -28,7 +28,7 @@ from typing import Any
 from ..envelope import Malformed, parse
 from ..errors import ConveyorError, InvalidTransition, TaskNotFound
 from ..model import TaskState
-from ..policy.reconcile import is_lost
+from ..policy.reconcile import LOST, is_lost
 from ..ports import InMessage, Lanes, OutMessage, TaskStore
 from ..topology import Topology
 from .outcome import Outcome
@@ -144,7 +144,8 @@ class DeadLetters:
     ) -> list[str]:
         """Re-queue matching entries (all, or one ``task_id``'s) with attempts reset;
         returns the task IDs re-queued. An entry of a task failed as lost (its payload
-        went with its message) is kept: only a re-submit with the payload revives it."""
+        went with its message) is kept: only a re-submit with the payload revives it;
+        once revived, its entry is dropped."""
         redriven: list[str] = []
         skipped: list[str] = []
         for entry in self._scan(visibility=60):
@@ -171,8 +172,8 @@ class DeadLetters:
         record = self.store.get(env.task_id)
         if record is None:
             return False
-        if is_lost(record):
-            return None
+        if entry.kind == LOST:  # the entry holds no payload: it cannot run the task
+            return None if is_lost(record) else False  # kept; or stale (revived since)
         if record.state is TaskState.FAILED:
             try:
                 record = self.store.transition(

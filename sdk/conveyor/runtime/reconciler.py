@@ -45,8 +45,10 @@ Worst-case time to repair (defaults, interval 60 s): indexed types: a stranded Q
 Limits: the watch list lives in memory; after a restart, a task is re-sent at most
   ``max_resends`` more times. Several dispatcher services each run a reconciler: the work
   repeats and a stranded task may be re-sent by each (harmless, bounded). A task whose
-  inline payload travelled only in its lost message cannot be re-sent: it is reported,
-  and re-submitting it repairs it.
+  inline payload travelled only in its lost message cannot be re-sent: it is logged
+  once, and failed as lost (``LOST``, with a DLQ entry saying to submit it again) when
+  it has been due for ``lost_after`` (4 days: no lane message outlives that); a
+  re-submit with its payload repairs it at once, before or after.
 """
 
 from __future__ import annotations
