@@ -186,6 +186,9 @@ class Reconciler:
         self.resends: Counter[str] = Counter()
         #: Tasks reported stuck (logged once; never re-sent again by this process).
         self.reported: set[str] = set()
+        #: Stranded tasks with an inline payload, logged once while they wait for
+        #: ``lost_after``.
+        self.suspected: set[str] = set()
         self.stats: Counter[str] = Counter()
         self._window_ms: int | None = None
         #: A first sweep right away: a restart is often what stranded something.
@@ -294,8 +297,8 @@ class Reconciler:
             verdict = verdicts[record.task_id]
             if verdict.action is Action.WAIT:
                 self._watch(record.task_id, verdict.next_ms, done)
-                if verdict.reason.endswith(INLINE) and record.task_id not in self.reported:
-                    self.reported.add(record.task_id)
+                if verdict.reason.endswith(INLINE) and record.task_id not in self.suspected:
+                    self.suspected.add(record.task_id)
                     logger.warning(
                         "stranded task with an inline payload: failed as lost if still "
                         "QUEUED at next_ms, unless re-submitted",
@@ -354,6 +357,7 @@ class Reconciler:
         self.watch.pop(task_id, None)
         self.resends.pop(task_id, None)
         self.reported.discard(task_id)
+        self.suspected.discard(task_id)
 
     def _fail_lost(self, record: TaskRecord, now: int) -> TaskRecord | None:
         """QUEUED -> FAILED (``LOST``), if the task is still never started; the FAILED
