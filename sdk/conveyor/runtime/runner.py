@@ -65,7 +65,10 @@ class TaskRunner:
         scheduler: Any = None,
         write_budget: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        executor: str | None = None,
     ) -> None:
+        #: Executor name written in each attempt's history (default: the type's executor).
+        self.executor = executor
         #: Optional EventBridgeScheduler: retries waiting over 15 minutes go through it.
         self.scheduler = scheduler
         self.catalog = catalog
@@ -142,13 +145,13 @@ class TaskRunner:
         if record.payload_sha256 != env.sha256:
             error = TaskError("malformed", "PayloadMismatch", "message payload does not match")
             return self._settle(
-                record, finish.failed(Attempt(record, task_type), error, now), budget
+                record, finish.failed(self._attempt(record, task_type), error, now), budget
             )
         if record.attempts > task_type.retry.max_attempts:
             lost = f"attempt {record.attempts - 1} crashed or timed out; no attempts left"
             error = TaskError("retryable", "AttemptLost", lost)
             return self._settle(
-                record, finish.failed(Attempt(record, task_type), error, now), budget
+                record, finish.failed(self._attempt(record, task_type), error, now), budget
             )
         return self._execute(record, task_type, env, now, on_heartbeat, budget)
 
@@ -199,7 +202,6 @@ class TaskRunner:
             poll=self.cancel_poll,
             on_heartbeat=on_heartbeat,
         )
-        wait = max(0, now - (record.queued_at or record.created_at))
         logger.thread_safe_append_keys(
             task_id=record.task_id,
             task_type=record.task_type,
@@ -212,7 +214,7 @@ class TaskRunner:
                 payload = self._load_payload(record, env)
             except (KeyError, ValueError) as exc:
                 error = TaskError("malformed", type(exc).__name__, str(exc))
-                pending = finish.failed(Attempt(record, task_type, wait), error, now)
+                pending = finish.failed(self._attempt(record, task_type), error, now)
                 return self._settle(record, pending, budget)
 
             def call() -> Any:
@@ -223,14 +225,21 @@ class TaskRunner:
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            ran = Attempt(record, task_type, wait, int((self.clock.now() - started) * 1000))
+            ran = self._attempt(record, task_type, started)
             cancelled = ctx._cancelled or record.cancel_requested
             plan = plan_failure(exc, record, task_type, cancelled=cancelled, rng=self.rng)
             return self._settle(record, self._after_failure(ran, plan, env, budget), budget)
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_type", "tenant", "attempt"])
-        ran = Attempt(record, task_type, wait, int((self.clock.now() - started) * 1000))
+        ran = self._attempt(record, task_type, started)
         return self._settle(record, finish.succeeded(ran, result, self._now()), budget)
+
+    def _attempt(
+        self, record: TaskRecord, task_type: TaskType, started: float | None = None
+    ) -> Attempt:
+        """The attempt to finish; it ran since ``started`` (clock seconds), if it ran."""
+        ran = 0 if started is None else int((self.clock.now() - started) * 1000)
+        return Attempt(record, task_type, ran, self.executor)
 
     # -- settling ---------------------------------------------------------------------------
 

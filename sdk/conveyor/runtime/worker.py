@@ -25,6 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from ..clocks import released_changes
 from ..envelope import Malformed, parse
 from ..errors import InvalidTransition, TaskNotFound
 from ..model import TaskRecord, TaskState
@@ -161,23 +162,30 @@ class Worker:
                     extra={"task_id": env.task_id, "seconds": self.stop_timeout},
                 )
             if stop_deadline is not None and time.monotonic() >= stop_deadline:
-                self._release(env.task_id, message, beat.token)
+                self._release(env.task_id, message, beat.token, beat.record)
                 return
         outcome = box.get("outcome") or Outcome(RETRY, env.task_id, "retryable", delay=5.0)
         self._settle(message, outcome)
         self.completed += 1
 
-    def _release(self, task_id: str, message: InMessage, token: int | None) -> None:
+    def _release(
+        self,
+        task_id: str,
+        message: InMessage,
+        token: int | None,
+        record: TaskRecord | None = None,
+    ) -> None:
         """Give the attempt back and make the message visible now (SIGTERM timeout).
         Conditional on this attempt's token: a task finished or retaken meanwhile stays as
         it is. If the store cannot be reached, the lease simply runs out."""
         if token is not None:
             now = int(self.runtime.clock.now() * 1000)
+            history = {} if record is None else released_changes(record, now=now)
             try:
                 self.runtime.store.transition(
                     task_id,
                     TaskState.QUEUED,
-                    {"lease_until": None, "owner": None, "queued_at": now},
+                    {"lease_until": None, "owner": None, "queued_at": now, **history},
                     now,
                     expect_starts=token,
                     increments={"attempts": -1},
@@ -249,11 +257,14 @@ class Heartbeat:
         self.message = message
         self.task_id = task_id
         self.token: int | None = None
+        #: The attempt's RUNNING record, once started.
+        self.record: TaskRecord | None = None
         self._last = time.monotonic()
         self._lock = threading.Lock()
 
     def on_start(self, record: TaskRecord) -> None:
         self.token = record.starts
+        self.record = record
 
     def since(self) -> float:
         """Seconds since the last beat (or the start)."""
