@@ -58,7 +58,7 @@ def due_at(record: TaskRecord) -> int:
     return max(record.queued_at or record.created_at, record.not_before or 0)
 
 
-def _waits_for_retry(history: tuple[Entry, ...], record: TaskRecord) -> bool:
+def waits_for_retry(history: tuple[Entry, ...], record: TaskRecord) -> bool:
     if history:
         return history[-1].get("r") == "Q"
     return record.starts > 1  # a record written before histories existed
@@ -126,7 +126,7 @@ def outcome_changes(
                            target=None))  # fmt: skip
     elif started is not None:
         wait = max(0, started - due_at(record))
-        clock = "retry_wait_ms" if _waits_for_retry(history, record) else "queue_wait_ms"
+        clock = "retry_wait_ms" if waits_for_retry(history, record) else "queue_wait_ms"
         changes[clock] = getattr(record, clock) + wait
     if backoff_ms:
         changes["retry_wait_ms"] = changes.get("retry_wait_ms", record.retry_wait_ms) + backoff_ms

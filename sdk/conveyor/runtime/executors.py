@@ -15,6 +15,7 @@ type's work queue, which the workers drain (``conveyor.runtime.worker``).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from botocore.config import Config
 
 from ..catalog import TaskType
 from ..envelope import Envelope
+from ..ports import now_ms
+from . import spans
 from .outcome import HOLD, RETRY, Outcome
 from .runner import TaskRunner
 
@@ -39,7 +42,14 @@ class LocalExecutor:
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="executor")
 
     def submit(self, task_type: TaskType, body: str, env: Envelope) -> Future[Outcome]:
-        return self.pool.submit(self.runner.run, env)
+        return self.pool.submit(self._run, env)
+
+    def _run(self, env: Envelope) -> Outcome:
+        traced, sid = spans.invoking(env)
+        start = now_ms(self.runner.clock)
+        outcome = self.runner.run(traced)
+        spans.invoked(env, sid, start, now_ms(self.runner.clock), outcome.kind)
+        return outcome
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=False)
@@ -74,11 +84,19 @@ class LambdaExecutor:
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="invoke")
 
     def _invoke(self, task_type: TaskType, body: str, env: Envelope) -> Outcome:
+        traced, sid = spans.invoking(env)
+        start = int(time.time() * 1000)
+        outcome = self._call(task_type, body, env, traced.trace)
+        spans.invoked(env, sid, start, int(time.time() * 1000), outcome.kind)
+        return outcome
+
+    def _call(self, task_type: TaskType, body: str, env: Envelope, trace: str | None) -> Outcome:
+        event = {"conveyor": body} if trace is None else {"conveyor": body, "trace": trace}
         try:
             response = self.client.invoke(
                 FunctionName=self.name_of(self.prefix, task_type.name),
                 InvocationType="RequestResponse",
-                Payload=json.dumps({"conveyor": body}).encode(),
+                Payload=json.dumps(event).encode(),
             )
         except self.client.exceptions.TooManyRequestsException:
             return Outcome(

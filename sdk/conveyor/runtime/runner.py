@@ -21,6 +21,7 @@ every executor applies the same rules:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from ..errors import Throttled, UnknownTaskType
 from ..model import TaskError, TaskRecord, TaskState
 from ..payload import decode, digest
 from ..ports import Clock, EventPublisher, PayloadStore, SystemClock, TaskStore
-from . import attempt, finish
+from . import attempt, finish, spans
 from .context import TaskContext
 from .failure import FailurePlan, plan_failure
 from .finish import RESULT_INLINE_LIMIT, Attempt
@@ -92,12 +93,15 @@ class TaskRunner:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def run_body(self, body: str, **kwargs: Any) -> Outcome:
-        """Parse a raw lane message and run it; a malformed one comes back as ``dlq``."""
+    def run_body(self, body: str, *, trace: str | None = None, **kwargs: Any) -> Outcome:
+        """Parse a raw lane message and run it; a malformed one comes back as ``dlq``.
+        ``trace`` (a header handed on by the dispatcher) replaces the message's own."""
         try:
             envelope = parse(body)
         except Malformed as exc:
             return Outcome(DLQ, "", "malformed", reason=f"malformed message: {exc}")
+        if trace is not None:
+            envelope = dataclasses.replace(envelope, trace=trace)
         return self.run(envelope, **kwargs)
 
     def run(
@@ -142,6 +146,20 @@ class TaskRunner:
         record = started
         if on_start is not None:
             on_start(record)
+        spans.waited(env, record)
+        outcome = self._attempt_started(record, task_type, env, now, on_heartbeat, budget)
+        spans.ran(env, record, outcome, self.executor or task_type.executor, self._now())
+        return outcome
+
+    def _attempt_started(
+        self,
+        record: TaskRecord,
+        task_type: TaskType,
+        env: Envelope,
+        now: int,
+        on_heartbeat: Callable[[], None] | None,
+        budget: float,
+    ) -> Outcome:
         if record.payload_sha256 != env.sha256:
             error = TaskError("malformed", "PayloadMismatch", "message payload does not match")
             return self._settle(
