@@ -2,16 +2,19 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from conveyor.client import Conveyor
 from conveyor.runtime.http_api import handle
 
 logger = Logger(service="conveyor-api")
+metrics = Metrics(namespace="Conveyor", service="conveyor-api")
 _client: Conveyor | None = None
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _client
     if _client is None:
@@ -26,4 +29,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             load_catalog(os.environ["CONVEYOR_CATALOG"]), Topology.from_env(), AwsClients()
         )
         _client = runtime.client()
-    return handle(event, _client)
+    response = handle(event, _client)
+    status = int(response.get("statusCode", 0))
+    metrics.add_metric(name="submits", unit=MetricUnit.Count, value=1 if status < 300 else 0)
+    # back-pressure: a heavy tenant's task refused with Retry-After
+    metrics.add_metric(
+        name="backpressure_refusals", unit=MetricUnit.Count, value=int(status == 429)
+    )
+    return response

@@ -31,6 +31,7 @@ from ..errors import InvalidTransition, TaskNotFound
 from ..model import TaskRecord, TaskState
 from ..ports import InMessage, OutMessage
 from .deadletter import dead_letter
+from .metrics import MetricsSink, TopTenants
 from .outcome import ACK, DLQ, HOLD, RETRY, Outcome
 from .protection import TaskProtection
 
@@ -52,7 +53,11 @@ class Worker:
         wait_seconds: int = 20,
         hold_seconds: float = 20.0,
         protection: TaskProtection | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        #: EMF metrics: outcomes per kind, run time, executor-seconds of the top tenants.
+        self.metrics = metrics or MetricsSink("conveyor-worker")
+        self.tenant_seconds = TopTenants()
         self.runtime = runtime
         self.task_type = runtime.catalog.get(task_type)
         self.queue = runtime.topology.work_queue(task_type)
@@ -105,10 +110,19 @@ class Worker:
                     logger.exception("could not handle a message", extra={"id": message.message_id})
             if not messages:
                 self._protect(False)
+            if self.metrics.due():
+                self.flush_metrics()
         self._protect(False)
+        self.flush_metrics()
         logger.info(
             "worker stopped", extra={"completed": self.completed, "released": self.released}
         )
+
+    def flush_metrics(self) -> int:
+        """Write the interval's metrics as EMF (the top tenants' executor-seconds first)."""
+        for tenant, seconds in self.tenant_seconds.report().items():
+            self.metrics.count("tenant_executor_seconds", seconds, "Seconds", tenant=tenant)
+        return self.metrics.flush()
 
     def _protect(self, enabled: bool) -> None:
         try:
@@ -150,6 +164,7 @@ class Worker:
                 done.set()
 
         thread = threading.Thread(target=work, daemon=True, name=f"task-{env.task_id}")
+        began = time.monotonic()
         thread.start()
         stop_deadline: float | None = None
         while not done.wait(0.1):
@@ -165,6 +180,7 @@ class Worker:
                 self._release(env.task_id, message, beat.token, beat.record)
                 return
         outcome = box.get("outcome") or Outcome(RETRY, env.task_id, "retryable", delay=5.0)
+        self.tenant_seconds.add(env.tenant, time.monotonic() - began)
         self._settle(message, outcome)
         self.completed += 1
 
@@ -196,6 +212,7 @@ class Worker:
                 logger.exception("could not give the attempt back", extra={"task_id": task_id})
         self._lane_call("release the message", self.runtime.lanes.change_visibility, message, 0)
         self.released += 1
+        self.metrics.count("released", type=self.task_type.name)
         logger.info("released the running task", extra={"task_id": task_id})
 
     def _lane_call(self, what: str, call: Any, message: InMessage, *args: Any) -> bool:
@@ -223,6 +240,7 @@ class Worker:
     def _settle(self, message: InMessage, outcome: Outcome) -> None:
         """Act on the outcome. The message is deleted only once what replaces it is sent;
         if anything fails, it reappears when its visibility ends and is decided again."""
+        self.metrics.count("settled", kind=outcome.kind, type=self.task_type.name)
         if outcome.action == ACK:
             self._delete(message)
         elif outcome.action in (RETRY, HOLD):
