@@ -31,3 +31,9 @@ def test_task_page_shows_the_history_and_the_trace(spans):  # noqa: F811
     assert rows[0].name == "admission" and rows[0].offset_ms == 0
     assert all(0 <= r.left <= 100 and r.width >= 0.5 for r in rows)
     assert {r.parent for r in rows if r.name == "run"} == {"invoke"}
+
+
+def test_cost_page_says_when_a_deployment_keeps_no_ledger(tmp_path, monkeypatch):
+    rt = memory_runtime(ledger.catalog, Topology(prefix="dco"))
+    status, _, text = call(DashboardApp(DashboardSource(rt.client())), "GET", "/cost")
+    assert status == 200 and "keeps no cost ledger" in text and 'href="/cost"' in text

@@ -20,15 +20,21 @@ def dispatcher(
     """Run the dispatcher service until SIGTERM/SIGINT (the Fargate service's command)."""
     from ..aws import AwsClients
     from ..runtime.bootstrap import aws_runtime
+    from ..runtime.costmeter import counting
     from ..runtime.executors import LambdaExecutor, LocalExecutor
 
-    runtime = aws_runtime(load_catalog(catalog_path(catalog)), Topology.from_env(), AwsClients())
+    topology = Topology.from_env()
+    clients, meter = counting(topology)
+    runtime = aws_runtime(load_catalog(catalog_path(catalog)), topology, clients)
     runner = runtime.runner()
     executor = (
         LocalExecutor(runner)
         if local
         else LambdaExecutor(
-            AwsClients(config=LambdaExecutor.CLIENT_CONFIG).lambda_, runtime.topology.prefix
+            AwsClients(
+                config=LambdaExecutor.CLIENT_CONFIG, counter=meter.counter if meter else None
+            ).lambda_,
+            runtime.topology.prefix,
         )
     )
     service = runtime.dispatcher(executor, runner=runner)
@@ -36,7 +42,11 @@ def dispatcher(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"dispatcher on {len(runtime.topology.lanes)} lanes")
+    if meter is not None:
+        meter.start(stop)
     service.run(stop)
+    if meter is not None:
+        meter.flush()
     console.print("dispatcher stopped")
 
 

@@ -49,6 +49,10 @@ def tenants(source: DashboardSource, request: Request) -> Page:
     }
 
 
+def cost(source: DashboardSource, request: Request) -> Page:
+    return "cost.html", {"cost": source.costs.panel()}
+
+
 def tasks(source: DashboardSource, request: Request) -> Page:
     query = TaskQuery.from_params(request.query)
     page = list_tasks(source.client, query)

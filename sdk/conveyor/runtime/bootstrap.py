@@ -42,6 +42,8 @@ class Runtime:
     scheduler: Any = None
     #: The multi-tenant control plane (routes, signals, leases); None where not used.
     control: ControlStore | None = None
+    #: Keeps what this process's requests cost per tenant and type (``costmeter``).
+    cost_meter: Any = None
 
     def runner(self, **kwargs: Any) -> TaskRunner:
         return TaskRunner(

@@ -87,11 +87,16 @@ class RetryRecord(Exception):
 
 def build_runner(clients: Any = None) -> tuple[TaskRunner, Any]:
     """The runner and its runtime, wired from the environment (CONVEYOR_CATALOG, ...)."""
-    from ..aws.clients import AwsClients
     from .bootstrap import aws_runtime
 
     catalog = load_catalog(os.environ["CONVEYOR_CATALOG"])
-    runtime = aws_runtime(catalog, Topology.from_env(), clients or AwsClients())
+    topology, meter = Topology.from_env(), None
+    if clients is None:
+        from .costmeter import counting
+
+        clients, meter = counting(topology)
+    runtime = aws_runtime(catalog, topology, clients)
+    runtime.cost_meter = meter
     return runtime.runner(rng=random.Random()), runtime
 
 
@@ -143,6 +148,14 @@ def make_handler(runner: TaskRunner | None = None, runtime: Any = None) -> Calla
             raise RetryRecord(outcome.reason or outcome.kind)
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return route(event, context)
+        finally:
+            meter = getattr(state["runtime"], "cost_meter", None)
+            if meter is not None:
+                meter.maybe_flush()  # at most once a minute per container, not per task
+
+    def route(event: dict[str, Any], context: Any) -> dict[str, Any]:
         state["context"] = context
         if "conveyor" in event:
             runner_ = get_runner()
