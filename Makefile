@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test lint typecheck unit bench chaos synth deploy destroy clean
+.PHONY: install demo test lint typecheck unit bench sim chaos synth deploy destroy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ unit: $(STAMP)
 ## Cost and speed benchmarks, each with its baseline measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m bench.cost --json bench/out/cost.json
+	$(BIN)/python -m bench.policy
+
+## The scheduler simulation: every scenario, fair vs FIFO vs today's round-robin;
+## tables on stdout, charts in build/sim/. One scenario: make sim SCENARIO=noisy SEED=2
+SCENARIO ?=
+SEED ?= 1
+sim: $(STAMP)
+	$(BIN)/python -m conveyor.sim $(SCENARIO) --seed $(SEED) --out build/sim
 
 ## Fault-injection scenarios (AWS faults, kill -9): prints scenario | tasks | lost |
 ## doubled | re-runs | repair time; fails if a task is lost or succeeded twice.

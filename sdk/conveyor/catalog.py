@@ -23,17 +23,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .durations import DurationError, Rate, parse_duration, parse_rate
+from .durations import DurationError, Rate, parse_duration
 from .errors import CatalogError, InvalidTiming, UnknownTaskType
 from .model import PRIORITIES
 from .payload import encode
 from .policy.expressions import validate_expression
+from .shares import PriorityShare, Tenant, build_priority, build_tenant, rate_and_burst
 
 EXECUTORS = ("lambda", "fargate")
 #: Maximum timeout per executor, seconds (Lambda's hard limit; a week for Fargate).
 MAX_TIMEOUT = {"lambda": 900.0, "fargate": 7 * 86400.0}
 FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
 TASK_NAME_RE = re.compile(r"\A[a-z][a-z0-9_]{0,47}\Z")
+RESOURCE_RE = re.compile(r"\A[a-z][a-z0-9_-]{0,47}\Z")
 FOREVER = "forever"
 
 
@@ -93,7 +95,12 @@ class EventTrigger:
 
 @dataclass(frozen=True, slots=True)
 class TaskType:
-    """One declared task type. Seconds for times, MiB for memory, vCPU units for cpu."""
+    """One declared task type. Seconds for times, MiB for memory, vCPU units for cpu.
+
+    ``rate_limit`` with ``burst`` bounds its dispatches (at most rate * W + burst in any
+    W seconds); ``resource`` names the downstream it calls, whose AIMD concurrency window
+    it shares with every type naming the same resource (default: a window of its own).
+    """
 
     name: str
     handler: Callable[..., Any] | None
@@ -103,6 +110,8 @@ class TaskType:
     cpu: int = 256
     retry: Retry = field(default_factory=Retry)
     rate_limit: Rate | None = None
+    burst: float | None = None
+    resource: str | None = None
     concurrency: int | None = None
     priority: str = "normal"
     ttl: float | None = None
@@ -195,12 +204,14 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
         retry.max_throttles,
     )
 
-    rate_limit = opts.get("rate_limit")
-    if rate_limit is not None:
-        try:
-            rate_limit = parse_rate(rate_limit)
-        except DurationError as exc:
-            raise _fail(name, "rate_limit", str(exc)) from None
+    rate_limit, burst = rate_and_burst(f"task {name!r}", opts.get("rate_limit"), opts.get("burst"))
+    resource = opts.get("resource")
+    if resource is not None and (not isinstance(resource, str) or not RESOURCE_RE.match(resource)):
+        raise _fail(
+            name,
+            "resource",
+            f"use 1-48 characters of [a-z0-9_-], starting with a letter, got {resource!r}",
+        )
     concurrency = opts.get("concurrency")
     if concurrency is not None:
         concurrency = _positive_int(name, "concurrency", concurrency)
@@ -266,6 +277,8 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
         cpu=cpu,
         retry=retry,
         rate_limit=rate_limit,
+        burst=burst,
+        resource=resource,
         concurrency=concurrency,
         priority=priority,
         ttl=ttl,
@@ -317,6 +330,41 @@ class Catalog:
     def __init__(self, name: str = "default") -> None:
         self.name = name
         self._types: dict[str, TaskType] = {}
+        self._tenants: dict[str, Tenant] = {}
+        self._priorities: dict[str, PriorityShare] = {}
+
+    def tenant(self, name: str, **opts: Any) -> Tenant:
+        """Declare a tenant's weight and limits (see ``conveyor.shares.Tenant``)."""
+        declared = build_tenant(name, **opts)
+        if name in self._tenants and self._tenants[name] != declared:
+            raise CatalogError(f"tenant {name!r}: field 'name': declared twice, differently")
+        self._tenants[name] = declared
+        return declared
+
+    def priority(self, name: str, **opts: Any) -> PriorityShare:
+        """Declare a lower priority class's minimum share and aging bound."""
+        declared = build_priority(name, **opts)
+        others = sum(p.min_share for n, p in self._priorities.items() if n != name)
+        if others + declared.min_share >= 1:
+            raise CatalogError(
+                f"priority {name!r}: field 'min_share': the lower classes' minimum shares "
+                "must add up to less than 1"
+            )
+        self._priorities[name] = declared
+        return declared
+
+    def tenant_of(self, name: str) -> Tenant:
+        """A tenant's declaration; weight 1 and no limits when it has none."""
+        return self._tenants.get(name) or Tenant(name)
+
+    @property
+    def tenants(self) -> tuple[Tenant, ...]:
+        return tuple(self._tenants.values())
+
+    @property
+    def priorities(self) -> tuple[PriorityShare, ...]:
+        """Declared lower-class guarantees (undeclared classes keep the defaults)."""
+        return tuple(self._priorities.values())
 
     def task(
         self, fn: Callable[..., Any] | None = None, /, *, name: str | None = None, **opts: Any

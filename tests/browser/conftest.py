@@ -46,8 +46,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     os.environ["LEDGER_DIR"] = str(ledger)
     cloud = DevCloud(shop.catalog, Topology(prefix="dash"), catalog_module="tests.browser.shop")
     cloud.start()
-    platform = LocalPlatform(cloud, dispatcher_options={"pause_refresh": 0.5}).start()
+    platform = LocalPlatform(
+        cloud, dispatcher_options={"pause_refresh": 0.5, "hold_seconds": 2.0}
+    ).start()
     server = None
+    ids: dict[str, str] = {}
     try:
         client = platform.runtime.client()
         ids = populate(client)
@@ -56,6 +59,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     finally:
         if server is not None:
             server.shutdown()
+        stop_running(platform, ids)
         platform.stop()
         cloud.stop()
         os.environ.update(saved)
@@ -63,6 +67,18 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             os.environ.pop("LEDGER_DIR", None)
         else:
             os.environ["LEDGER_DIR"] = old_ledger
+
+
+def stop_running(platform: Any, ids: dict[str, str]) -> None:
+    """Cancel the long task if a test left it running; once no task runs, end the idle
+    workers at once (each would otherwise finish its 20 s long poll first)."""
+    client = platform.runtime.client()
+    if "running" in ids and not client.get(ids["running"]).terminal:
+        client.cancel(ids["running"])
+        wait_for(lambda: client.get(ids["running"]).terminal, timeout=15)
+    for pool in platform.pools.values():
+        for proc in pool.alive():
+            proc.kill()
 
 
 def populate(client: Any) -> dict[str, str]:

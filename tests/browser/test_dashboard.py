@@ -52,6 +52,21 @@ def test_overview_shows_every_state_and_refreshes_in_place(page, deployment):
     page.screenshot(path=str(SCREENSHOTS / "overview-live.png"))
 
 
+def test_a_failed_refresh_shows_the_error_in_place(page, deployment):
+    page.goto("/")
+    failure = '<section class="error"><h1>AWS request failed</h1><p>Throttling</p></section>'
+
+    def fail_live_refreshes(route):
+        if route.request.headers.get("hx-request") == "true":
+            route.fulfill(status=502, body=failure, content_type="text/html")
+        else:
+            route.continue_()
+
+    page.route("**/*", fail_live_refreshes)
+    expect(page.locator("#live section.error h1")).to_have_text("AWS request failed")
+    expect(page.locator("header nav")).to_be_visible()
+
+
 def test_click_through_to_a_retried_tasks_timeline(page, deployment):
     flaky = deployment.ids["flaky"]
     page.goto("/tasks?type=work&state=SUCCEEDED")
@@ -136,3 +151,15 @@ def test_pause_and_resume_a_schedule(page, deployment):
     row.get_by_role("button", name="Resume").click()
     expect(page.locator(".flash.ok")).to_contain_text("resumed schedule hourly-report")
     expect(page.locator("#schedule-list tr", has_text="hourly-report")).to_contain_text("enabled")
+
+
+def test_cancel_a_running_task_from_its_page(page, deployment):
+    task_id = deployment.ids["running"]
+    page.goto(f"/tasks/{task_id}")
+    expect(page.locator("h1")).to_contain_text("RUNNING")
+    expect(page.locator("svg.timeline rect.seg-run")).to_have_count(1)
+    page.get_by_role("button", name="Cancel task").click()
+    expect(page.locator(".flash.ok")).to_contain_text(f"asked running task {task_id} to stop")
+    wait_for(lambda: deployment.client.get(task_id).terminal, timeout=30)
+    page.reload()
+    expect(page.locator("#error")).to_contain_text("cancelled")

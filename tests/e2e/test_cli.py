@@ -55,7 +55,7 @@ def test_submit_get_list_cancel(cli):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"id": "cli-1", "status": "created", "state": "QUEUED"}
-    record = json.loads(cli("get", "cli-1").stdout)
+    record = json.loads(cli("get", "cli-1", "--json").stdout)
     assert (record["tenant"], record["state"]) == ("acme", "QUEUED")
     listing = cli("list", "--type", "make_thumbnail", "--tenant", "acme")
     assert "cli-1" in listing.stdout

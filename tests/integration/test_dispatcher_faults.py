@@ -214,3 +214,15 @@ def test_forwards_to_a_work_queue_stay_queued_until_sent(rt, aws):
     assert {json.loads(m.body)["id"] for m in got} == ids
     assert dispatcher.pending() == 0
     assert rt.lanes.depth(client.get(next(iter(ids))).lane).in_flight == 0
+
+
+def test_a_copy_sqs_never_accepts_is_given_up_after_its_max_age(rt, aws):
+    client, lane, (message,) = _received(rt, 1)
+    dispatcher = rt.dispatcher()
+    dispatcher.outbox.max_age = 0.0
+    dispatcher._settle(lane, message, Outcome(DLQ, "t", "fatal", reason="boom"))
+    with failing(aws.sqs, "SendMessageBatch"):
+        assert dispatcher.flush()  # nothing left queued: given up, not pinned for good
+    assert dispatcher.pending() == 0
+    assert client.dlq_list() == []
+    assert rt.lanes.depth(lane).in_flight == 1  # not acked: it comes back to the lane

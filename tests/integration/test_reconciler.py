@@ -33,7 +33,9 @@ def rt(request, topology, tmp_path, monkeypatch):
 
 
 def reconciler(rt):
-    return Reconciler(ledger.catalog, rt.topology, rt.store, rt.lanes, clock=rt.clock)
+    return Reconciler(
+        ledger.catalog, rt.topology, rt.store, rt.lanes, clock=rt.clock, sweep_on_start=False
+    )
 
 
 def stranded_submit(rt, monkeypatch, payload):
@@ -191,3 +193,21 @@ def test_the_dispatcher_service_runs_the_reconciler(rt, monkeypatch):
         service.join(timeout=30)
     assert record.state is TaskState.SUCCEEDED
     assert ledger.effects()[task_id] == 1
+
+
+def test_the_sweep_finds_custom_ids_and_bounds_re_sends_across_sweeps(rt, monkeypatch):
+    with monkeypatch.context() as m:
+        die_on_send(rt.lanes, m)
+        with pytest.raises(Died):
+            rt.client().submit("work", {"mode": "ok", "pad": BIG}, task_id="order-9")
+    lane = rt.store.get("order-9").lane
+    rec = reconciler(rt)
+    rt.clock.advance(720)
+    assert rec.run_once()["examined"] == 0  # not a ULID: only a sweep finds it
+    first = rec.run_once(full_sweep=True)
+    assert (first["swept"], first["resent"]) == (1, 1)
+    for _ in range(40):  # sweeps every 10 minutes for hours: 3 re-sends, then a report
+        rt.clock.advance(600)
+        rec.run_once(full_sweep=True)
+    assert (rec.stats["resent"], rec.stats["reported"]) == (3, 1)
+    assert depth(rt, lane) == 3

@@ -30,6 +30,8 @@ def test_every_command_is_registered_once():
         "dev",
         "demo",
         "dispatcher",
+        "status",
+        "dashboard",
     }
 
 

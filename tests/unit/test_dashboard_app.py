@@ -214,3 +214,19 @@ def test_a_finished_tasks_page_stops_refreshing(client):
     client.cancel(task_id)
     text = call(app, "GET", f"/tasks/{task_id}")[2]
     assert "CANCELLED" in text and 'id="live"' not in text and "Cancel task" not in text
+
+
+def test_platform_probe_reports_running_workers_and_aimd_windows(client):
+    from types import SimpleNamespace
+
+    from conveyor.dashboard.server import platform_probe
+
+    pools = {"crunch": SimpleNamespace(alive=lambda: [1, 2])}
+    dispatcher = SimpleNamespace(windows=lambda: {"lambda": 7.5})
+    probe = platform_probe(SimpleNamespace(pools=pools, dispatcher=dispatcher))
+    assert probe() == {"workers": {"crunch": 2}, "aimd": {"lambda": 7.5}}
+    bare = platform_probe(SimpleNamespace(pools={}, dispatcher=object()))
+    assert bare() == {"workers": {}}
+    app = DashboardApp(DashboardSource(client, probe=probe))
+    _, _, text = call(app, "GET", "/")
+    assert "AIMD windows" in text and "7.5" in text

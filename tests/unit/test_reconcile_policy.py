@@ -37,7 +37,8 @@ def test_delayed_paused_and_inline_tasks():
     assert decide(delayed, T0 + 1_400_000, settings=S).action is Action.WAIT
     assert decide(delayed, T0 + 1_500_000, settings=S).action is Action.RESEND
     queued = record(TaskState.QUEUED)
-    assert decide(queued, T0 + 700_000, paused=True, settings=S).action is Action.WAIT
+    paused = decide(queued, T0 + 700_000, paused=True, settings=S)
+    assert (paused.action, paused.next_ms) == (Action.WAIT, T0 + 700_000 + 3_600_000)
     inline = decide(queued, T0 + 700_000, payload_known=False, settings=S)
     assert inline.action is Action.REPORT
 

@@ -160,7 +160,8 @@ def test_overview_backlog_throughput_drain_and_workers():
     ]  # fmt: skip
     old = rec("old", TaskState.SUCCEEDED, attempts=1, finished_at=now - 400_000)
     waiting = rec("w", TaskState.QUEUED, queued_at=now - 45_000)
-    snap = snapshot([*done, old, waiting], paused=frozenset({("type", "crunch")}),
+    not_due = rec("nd", TaskState.QUEUED, queued_at=now - 90_000, not_before=now + 60_000)
+    snap = snapshot([*done, old, waiting, not_due], paused=frozenset({("type", "crunch")}),
                     probe={"workers": {"crunch": 2}, "aimd": {"lambda": 12}})  # fmt: skip
     view = build_overview(catalog, topology, snap, [(now - 1000, {"vt-lane-normal-0": 7})])
     assert view.lane_backlog == 31
@@ -175,7 +176,7 @@ def test_overview_backlog_throughput_drain_and_workers():
     assert (worker.backlog, worker.desired, worker.running, worker.max_workers) == (7, 2, 2, 3)
     types = {t.name: t for t in view.types}
     assert types["crunch"].paused and not types["mail"].paused
-    assert types["mail"].states == {"SUCCEEDED": 11, "QUEUED": 1}
+    assert types["mail"].states == {"SUCCEEDED": 11, "QUEUED": 2}
     assert view.aimd == {"lambda": 12}
     assert view.states["SUCCEEDED"] == 11
 

@@ -363,3 +363,24 @@ class DynamoTaskStore:
         self.ddb.put_item(
             TableName=self.table, Item={"id": typed(self._MARKER + name), "v": typed(value)}
         )
+
+    def scan_unfinished(
+        self, *, cursor: str | None = None, limit: int = 1000
+    ) -> tuple[builtins.list[TaskRecord], str | None]:
+        """One page of an eventually consistent Scan for the records QUEUED, SCHEDULED,
+        RUNNING or FAILED. DynamoDB bills what the page reads (0.5 RRU per 4 KB of items,
+        matching or not); ``limit`` caps the items read per page."""
+        states = [TaskState.QUEUED, TaskState.SCHEDULED, TaskState.RUNNING, TaskState.FAILED]
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "#s IN (" + ", ".join(f":s{i}" for i in range(len(states))) + ")",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {f":s{i}": typed(s.value) for i, s in enumerate(states)},
+            "Limit": limit,
+        }
+        start = _cursor_in(cursor)
+        if start:
+            params["ExclusiveStartKey"] = start
+        response = self.ddb.scan(**params)
+        records = [from_item(item) for item in response.get("Items", [])]
+        return records, _cursor_out(response.get("LastEvaluatedKey"))

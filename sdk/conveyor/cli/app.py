@@ -23,12 +23,22 @@ try:  # typer >= 0.29 raises its own copy of click's exceptions, not click's
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[assignment]
 
+from ..dashboard import cli as people
 from ..errors import ConveyorError
 from . import costs, dev, dlq, pausing, schedules, service, tasks
 from .common import err_console
 
 #: Each module exposes ``register(app)``; order is the order of ``conveyor --help``.
-COMMAND_GROUPS: tuple[ModuleType, ...] = (tasks, pausing, dlq, schedules, costs, dev, service)
+COMMAND_GROUPS: tuple[ModuleType, ...] = (
+    tasks,
+    people,
+    pausing,
+    dlq,
+    schedules,
+    costs,
+    dev,
+    service,
+)
 
 
 def build_app(groups: tuple[ModuleType, ...] = COMMAND_GROUPS) -> typer.Typer:

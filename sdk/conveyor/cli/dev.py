@@ -34,9 +34,12 @@ def dev(
         ),
     ] = True,
     http_port: Annotated[int, typer.Option(help="HTTP submit API port; 0 picks one")] = 0,
+    dashboard_port: Annotated[int, typer.Option(help="web dashboard port; 0 picks one")] = 0,
 ) -> None:
     """Start the dev cloud (moto server on loopback), provision the catalog, run the
     platform on it, serve the HTTP submit API, and wait for Ctrl-C."""
+    from ..dashboard import platform_probe
+    from ..dashboard import serve as serve_dashboard
     from ..local.devcloud import DevCloud, dev_client
     from ..local.http_server import serve
     from ..local.platform import LocalPlatform
@@ -49,6 +52,8 @@ def dev(
     sdk: Conveyor = platform.runtime.client() if platform else dev_client(cloud)
     server, _ = serve(sdk, http_port)
     http_api = f"http://127.0.0.1:{server.server_port}"
+    probe = platform_probe(platform) if platform else None
+    dashboard, _ = serve_dashboard(sdk, dashboard_port, probe=probe)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -66,11 +71,13 @@ def dev(
     )
     err_console.print(f"try: aws --endpoint-url {cloud.endpoint} sqs list-queues")
     err_console.print(f"HTTP submit API: {http_api}/tasks/<type>")
+    err_console.print(f"dashboard: http://127.0.0.1:{dashboard.server_port}/")
     try:
         while not stop.wait(0.5):
             pass
     finally:
         server.shutdown()
+        dashboard.shutdown()
         if platform is not None:
             platform.stop()
         cloud.stop()

@@ -1,13 +1,13 @@
-"""Task commands: submit, get, list, cancel, result."""
+"""Task commands: submit, cancel, result (``get`` and ``list`` are in
+``conveyor.dashboard.cli``, with the dashboard and ``status``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from .common import CatalogOpt, client, console, json_option, print_json
+from .common import CatalogOpt, client, json_option, print_json
 
 
 def submit(
@@ -35,31 +35,6 @@ def submit(
             "state": result.state.value if result.state else None,
         }
     )
-
-
-def get(task_id: str, catalog: CatalogOpt = None) -> None:
-    """Show one task: state, attempts, every timestamp, result or error."""
-    print_json(client(catalog).get(task_id).to_dict())
-
-
-def list_(
-    task_type: Annotated[str | None, typer.Option("--type")] = None,
-    state: Annotated[str | None, typer.Option()] = None,
-    tenant: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option()] = 50,
-    cursor: Annotated[str | None, typer.Option()] = None,
-    catalog: CatalogOpt = None,
-) -> None:
-    """List tasks by type, state and tenant (paginated: pass --cursor to go on)."""
-    page = client(catalog).list(
-        task_type=task_type, state=state, tenant=tenant, limit=limit, cursor=cursor
-    )
-    table = Table("id", "type", "tenant", "state", "attempts")
-    for r in page.records:
-        table.add_row(r.task_id, r.task_type, r.tenant, r.state.value, str(r.attempts))
-    console.print(table)
-    if page.cursor:
-        console.print(f"more: --cursor {page.cursor}")
 
 
 def cancel(
@@ -94,7 +69,5 @@ def result(
 
 def register(app: typer.Typer) -> None:
     app.command()(submit)
-    app.command()(get)
-    app.command("list")(list_)
     app.command()(cancel)
     app.command()(result)

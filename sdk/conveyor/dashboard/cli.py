@@ -41,10 +41,20 @@ def status_renderable(client: Any, sample: int = 1000) -> Any:
 
 
 def register(
-    app: typer.Typer, client_factory: Callable[[str | None], Any], console: Console | None = None
+    app: typer.Typer,
+    client_factory: Callable[[str | None], Any] | None = None,
+    console: Console | None = None,
 ) -> None:
-    """Add ``dashboard``, ``status``, ``get`` and ``list`` to ``app``."""
-    out = console or Console()
+    """Add ``dashboard``, ``status``, ``get`` and ``list`` to ``app``. Without arguments
+    the clients and console are the ``conveyor`` CLI's own (``conveyor.cli.common``), so
+    this module can be listed among the CLI's command groups as it is."""
+    if client_factory is None or console is None:
+        from ..cli import common  # type: ignore[attr-defined,unused-ignore]
+
+        client_factory = client_factory or common.client
+        console = console or common.console
+    out = console
+    make_client = client_factory
 
     @app.command()
     def dashboard(
@@ -57,7 +67,7 @@ def register(
         """Serve the web dashboard on 127.0.0.1 for this deployment (dev cloud or AWS)."""
         from .server import serve
 
-        server, _ = serve(client_factory(catalog), port, read_only=read_only)
+        server, _ = serve(make_client(catalog), port, read_only=read_only)
         out.print(f"Conveyor dashboard: http://127.0.0.1:{server.server_port}/  (Ctrl-C stops)")
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -77,7 +87,7 @@ def register(
         sample: Annotated[int, typer.Option(help="task records read per refresh (1-1000)")] = 1000,
     ) -> None:
         """The overview in the terminal: backlog, throughput, drain time, types, workers."""
-        client = client_factory(catalog)
+        client = make_client(catalog)
         if watch <= 0:
             out.print(status_renderable(client, sample))
             return
@@ -92,7 +102,7 @@ def register(
     @app.command()
     def get(task_id: str, json_out: JsonOpt = False, catalog: CatalogOpt = None) -> None:
         """Show one task: state, times, the three clocks, attempts, result or error."""
-        client = client_factory(catalog)
+        client = make_client(catalog)
         now = now_ms(client.clock)
         detail = task_detail(client, task_id, now)
         if json_out:
@@ -111,7 +121,7 @@ def register(
         catalog: CatalogOpt = None,
     ) -> None:
         """List tasks by type, state and tenant (paginated: pass --cursor to go on)."""
-        client = client_factory(catalog)
+        client = make_client(catalog)
         page = client.list(
             task_type=task_type, state=state, tenant=tenant, limit=limit, cursor=cursor
         )

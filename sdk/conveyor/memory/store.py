@@ -11,6 +11,9 @@ from ..errors import InvalidTransition, TaskNotFound
 from ..model import TaskRecord, TaskState, allowed_sources
 from ..ports import Page
 
+#: What ``scan_unfinished`` returns: tasks not finished, and FAILED ones.
+UNFINISHED = frozenset({TaskState.QUEUED, TaskState.SCHEDULED, TaskState.RUNNING, TaskState.FAILED})
+
 
 def _replaceable(existing: TaskRecord, now_ms: int) -> bool:
     return existing.terminal and existing.dedup_until is not None and existing.dedup_until < now_ms
@@ -168,3 +171,14 @@ class MemoryTaskStore:
     def write_marker(self, name: str, value: str) -> None:
         with self._lock:
             self.markers[name] = value
+
+    def scan_unfinished(
+        self, *, cursor: str | None = None, limit: int = 1000
+    ) -> tuple[builtins.list[TaskRecord], str | None]:
+        """A page of the records QUEUED, SCHEDULED, RUNNING or FAILED, after ``cursor``
+        (``limit`` records looked at per page, matching or not, as a DynamoDB Scan)."""
+        with self._lock:
+            ids = sorted(t for t in self.records if cursor is None or t > cursor)
+            page = ids[:limit]
+            found = [self.records[t] for t in page if self.records[t].state in UNFINISHED]
+        return found, (page[-1] if len(ids) > limit else None)

@@ -30,6 +30,10 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: i for i, c in enumerate(_CROCKFORD)}
 
 
+#: Seconds between looks at a task of a paused type or tenant.
+PAUSED_RECHECK = 3600.0
+
+
 class Action(StrEnum):
     DONE = "done"  # nothing more to watch (finished, or dead-lettered)
     WAIT = "wait"  # look again at ``Verdict.next_ms``
@@ -60,6 +64,9 @@ class ReconcileSettings:
     failed_grace: float = 300.0
     #: At most this many re-sends per task (each waits twice as long as the one before).
     max_resends: int = 3
+    #: A FAILED task finished longer ago than this is not second-guessed (its DLQ entry
+    #: may have been handled and deleted on purpose). None: no limit.
+    failed_max_age: float | None = None
 
 
 def decide(
@@ -79,6 +86,10 @@ def decide(
         due = (record.finished_at or record.created_at) + int(settings.failed_grace * 1000)
         if now_ms < due:
             return Verdict(Action.WAIT, "failed recently", due)
+        oldest = settings.failed_max_age
+        finished = record.finished_at or record.created_at
+        if oldest is not None and now_ms - finished > oldest * 1000:
+            return Verdict(Action.DONE, "failed long ago")
         if in_dlq is None:
             return Verdict(Action.WAIT, "DLQ not looked up", now_ms)
         if in_dlq:
@@ -97,8 +108,8 @@ def decide(
     due = since + int(grace * 1000 * 2**resends)
     if now_ms < due:
         return Verdict(Action.WAIT, f"{what} recently", due)
-    if paused:
-        return Verdict(Action.WAIT, "paused", now_ms + int(grace * 1000))
+    if paused:  # looked at again hourly: a paused backlog may be large
+        return Verdict(Action.WAIT, "paused", now_ms + int(max(grace, PAUSED_RECHECK) * 1000))
     ago = (now_ms - since) // 1000
     if resends >= settings.max_resends:
         return Verdict(Action.REPORT, f"{state.value}, {what} {ago} s ago after {resends} re-sends")

@@ -7,7 +7,12 @@ quota; one that waits longer than ``buffer_seconds`` (default 45 s, inside the l
 Otherwise a task goes to the executor of its type: Lambda types run one task per
 invocation; Fargate types are forwarded, in batches, to the type's work queue.
 
-What to pull next is the ``WeightedLanePicker``'s choice (a pure policy); pulls happen
+Which buffered task starts next is the ``FairChoice``'s decision (``scheduler="fair"``,
+the default): weighted fair share in executor-seconds over (priority, tenant), within
+rate limits (a message whose tokens are due later goes back to its lane hidden until
+then), concurrency quotas per type, tenant and class, and an AIMD window per executor
+target that shrinks on throttled outcomes. ``scheduler="wrr"`` keeps the earlier choice:
+lanes in ``WeightedLanePicker`` order, first task under its type's quota. Pulls happen
 only while there is room, so excess work stays in SQS. Acks, forwards and dead letters
 wait in the ``Outbox`` and are sent in batches of 10.
 
@@ -29,10 +34,13 @@ from aws_lambda_powertools import Logger
 
 from ..catalog import Catalog, TaskType
 from ..model import PRIORITY_WEIGHTS
+from ..policy.fair import Ticket
+from ..policy.lookahead import Lookahead
 from ..policy.picker import WeightedLanePicker
 from ..ports import Clock, InMessage, Lanes, SystemClock, TaskStore
 from ..topology import Topology
 from .executors import Executor
+from .fairness import FairChoice
 from .intake import Held, Intake, PauseSetUnknown
 from .outbox import MAX_VISIBILITY, RECYCLE_AT, Outbox
 from .outcome import HOLD, RETRY, Outcome
@@ -53,6 +61,8 @@ class _Running:
     task_type: TaskType
     future: Future[Outcome]
     extended_at: float = field(default_factory=time.monotonic)
+    ticket: Ticket | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -85,6 +95,9 @@ class Dispatcher:
         lane_visibility: int = 60,
         pause_refresh: float = 2.0,
         reconcile_every: float | None = FROM_ENV,
+        scheduler: str = "fair",
+        lookahead: Lookahead | None = None,
+        tenant_share: float | None = None,
     ) -> None:
         self.catalog = catalog
         self.topology = topology
@@ -121,6 +134,21 @@ class Dispatcher:
         )
         self.picker = WeightedLanePicker(
             {p: topology.lanes_of(p) for p in PRIORITY_WEIGHTS}, PRIORITY_WEIGHTS
+        )
+        if scheduler not in ("fair", "wrr"):
+            raise ValueError(f"scheduler must be 'fair' or 'wrr', got {scheduler!r}")
+        self.fair = (
+            FairChoice(
+                catalog,
+                max_in_flight=max_in_flight,
+                rng=self.rng,
+                # by default the pull limits bound the buffer and nothing is sidelined
+                lookahead=lookahead
+                or Lookahead(per_tenant=max(1, max_in_flight), total=max(1, max_in_flight)),
+                tenant_share=tenant_share,
+            )
+            if scheduler == "fair"
+            else None
         )
         self.buffers: dict[str, deque[Held]] = {lane: deque() for lane in topology.lanes}
         self.running: list[_Running] = []
@@ -187,7 +215,18 @@ class Dispatcher:
                 self._settle(lane, message, self.intake.unknown_hold(message))
             return
         with self._lock:
-            self.buffers[lane].extend(self.intake.classify(lane, messages, paused))
+            runnable = self.intake.classify(lane, messages, paused)
+            if self.fair is None:
+                self.buffers[lane].extend(runnable)
+                return
+            now = self.clock.now()
+            for held in runnable:
+                hold = self.fair.admit(held, now)
+                if hold is not None:
+                    self._settle(lane, held.message, hold)
+                    continue
+                self.buffers[lane].append(held)
+                self.fair.offer(held, now)
 
     def _eligible(self, task_type: TaskType) -> bool:
         if task_type.executor == "fargate":
@@ -207,6 +246,8 @@ class Dispatcher:
             for lane, buffer in self.buffers.items():
                 for held in [h for h in buffer if now - h.since >= self.buffer_seconds]:
                     buffer.remove(held)
+                    if self.fair is not None:
+                        self.fair.withdraw(held)
                     self._settle(
                         lane,
                         held.message,
@@ -215,13 +256,18 @@ class Dispatcher:
                             held.env.task_id,
                             "quota",
                             delay=1 + self.rng.random() * 2,
-                            reason="type at its concurrency quota",
+                            reason="held past buffer_seconds (quota, window or share)",
                         ),
                     )
 
     def _next_eligible(self) -> Held | None:
         if not any(self.buffers.values()):
             return None
+        if self.fair is not None:
+            chosen = self.fair.next(self.clock.now())
+            if chosen is not None:
+                self.buffers[chosen.lane].remove(chosen)
+            return chosen
         for lane in self.picker.order():
             buffer = self.buffers[lane]
             for held in buffer:
@@ -235,6 +281,8 @@ class Dispatcher:
             self._hand_over(held)
         except Exception:
             logger.exception("could not hand a task over", extra={"task_id": held.env.task_id})
+            if self.fair is not None:
+                self.fair.withdraw(held)
             self._settle(held.lane, held.message, self.intake.unknown_hold(held.message))
 
     def _hand_over(self, held: Held) -> None:
@@ -243,9 +291,14 @@ class Dispatcher:
             queue = self.topology.work_queue(name)
             self.outbox.forward(queue, held.lane, held.message, held.env.tenant)
             self.stats.forwarded[name] += 1
+            if self.fair is not None:
+                self.fair.forwarded(held, self.clock.now())
             return
         future = self.executor.submit(held.task_type, held.message.body, held.env)
-        self.running.append(_Running(held.lane, held.message, held.task_type, future))
+        ticket = self.fair.started(held, self.clock.now()) if self.fair is not None else None
+        self.running.append(
+            _Running(held.lane, held.message, held.task_type, future, ticket=ticket)
+        )
         self.in_flight[name] += 1
         self.stats.dispatched[name] += 1
 
@@ -259,12 +312,16 @@ class Dispatcher:
             self.running = pending
             self._extend(pending)
             for item in done:
+                outcome = _outcome_of(item.future)
                 try:
-                    self._settle(item.lane, item.message, _outcome_of(item.future))
+                    self._settle(item.lane, item.message, outcome)
                 except Exception:
                     logger.exception("could not settle an attempt's message")
                 finally:
                     self.in_flight[item.task_type.name] -= 1
+                    if self.fair is not None and item.ticket is not None:
+                        ran = time.monotonic() - item.started
+                        self.fair.finished(item.ticket, outcome.kind, ran, self.clock.now())
             return len(done)
 
     def _extend(self, running: list[_Running]) -> None:
@@ -333,6 +390,8 @@ class Dispatcher:
             for lane, buffer in self.buffers.items():
                 while buffer:
                     held = buffer.popleft()
+                    if self.fair is not None:
+                        self.fair.withdraw(held)
                     self._settle(lane, held.message, Outcome(HOLD, held.env.task_id, "released"))
         self.flush()
 

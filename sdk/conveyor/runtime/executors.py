@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from ..catalog import TaskType
 from ..envelope import Envelope
@@ -58,6 +59,18 @@ class LocalExecutor:
 def function_name(prefix: str, task_type: str) -> str:
     """The Lambda function that runs ``task_type`` (the CDK stack names it so)."""
     return f"{prefix}-{task_type}".replace("_", "-")[:64]
+
+
+#: Invoke errors that mean "not now": the function did not start, so no attempt began and
+#: the task is held (``hold``/``throttled``), seconds given, instead of retried.
+NOT_NOW: dict[str, float] = {
+    "TooManyRequestsException": 2.0,
+    "EC2ThrottledException": 10.0,
+    "ENILimitReachedException": 10.0,
+    "SubnetIPAddressLimitReachedException": 10.0,
+    "ResourceNotReadyException": 10.0,
+    "ResourceConflictException": 10.0,
+}
 
 
 class LambdaExecutor:
@@ -98,10 +111,12 @@ class LambdaExecutor:
                 InvocationType="RequestResponse",
                 Payload=json.dumps(event).encode(),
             )
-        except self.client.exceptions.TooManyRequestsException:
-            return Outcome(
-                HOLD, env.task_id, "throttled", delay=2.0, reason="Lambda throttled the invocation"
-            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in NOT_NOW:
+                raise  # the dispatcher retries it (an attempt that began holds its lease)
+            reason = f"Lambda did not start the invocation ({code})"
+            return Outcome(HOLD, env.task_id, "throttled", delay=NOT_NOW[code], reason=reason)
         payload = response["Payload"].read()
         if response.get("FunctionError"):
             # The attempt may have started: wait out its lease, then it is retaken.

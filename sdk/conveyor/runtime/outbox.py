@@ -7,18 +7,21 @@ the message simply reappears when its current visibility ends).
 ``flush`` sends what is queued in batches of 10: recycles, forwards and dead letters
 first, and only the lane messages they replace are then deleted, so a crash in between
 duplicates at worst and never loses. Invariant: an item leaves the outbox only once its
-send was accepted; a batch that fails (an exception after botocore's retries, or entries
-SQS reports as failed) stays queued, in order, for the next flush. A dead letter whose
-send keeps failing past its lane message's visibility is also redelivered on the lane;
-the runner then sees a FAILED record, and the reconciler dead-letters FAILED tasks that
-have no DLQ entry, so the letter is never lost, at worst doubled.
+send was accepted, or ``MAX_AGE`` after it was queued (its lane message is back on the
+lane by then and gets settled again); a batch that fails (an exception after botocore's
+retries, or entries SQS reports as failed) stays queued, in order, for the next flush.
+A dead letter whose send keeps failing past its lane message's visibility is also
+redelivered on the lane; the runner then sees a FAILED record and dead-letters it again,
+and the reconciler dead-letters FAILED tasks that have no DLQ entry, so the letter is
+never lost, at worst doubled.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from aws_lambda_powertools import Logger
@@ -37,6 +40,10 @@ MAX_VISIBILITY = 43_200
 #: (100) and get dead-lettered by SQS itself.
 RECYCLE_AT = 50
 BATCH = 10
+#: Seconds an unsent copy is kept and retried. Past that its lane message's receipt has
+#: long expired and the message is back on the lane to be settled again, so the copy is
+#: dropped: one that SQS never accepts (too large, say) cannot pin the outbox for good.
+MAX_AGE = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +54,18 @@ class _Copy:
     message: OutMessage
     lane: str
     receipt: str
+    since: float = field(default_factory=time.monotonic)
 
 
 T = TypeVar("T")
 
 
 class Outbox:
-    def __init__(self, lanes: Lanes, topology: Topology, clock: Clock) -> None:
+    def __init__(
+        self, lanes: Lanes, topology: Topology, clock: Clock, *, max_age: float = MAX_AGE
+    ) -> None:
         self.lanes = lanes
+        self.max_age = max_age
         self.topology = topology
         self.clock = clock
         self._copies: deque[_Copy] = deque()
@@ -121,8 +132,13 @@ class Outbox:
                     failed = {m.id for m in messages}
                 with self._lock:
                     for i, copy in enumerate(chunk):
-                        if str(i) in failed:
+                        if str(i) in failed and time.monotonic() - copy.since < self.max_age:
                             kept.append(copy)
+                        elif str(i) in failed:
+                            logger.error(
+                                "gave up a send; its lane message will come back",
+                                extra={"queue": queue, "lane": copy.lane},
+                            )
                         else:
                             self._acks[copy.lane].append(copy.receipt)
         if kept:

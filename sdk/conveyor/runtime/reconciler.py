@@ -4,43 +4,49 @@ thread in the dispatcher service (``Dispatcher.run``), one pass every ``interval
 What to do about one record is ``policy.reconcile.decide`` (pure). This module finds the
 records to ask about, cheaply, and carries the verdicts out:
 
-* **The window.** Generated task IDs are ULIDs, sorted by creation time, and the table's
-  ``by_type`` index (KEYS_ONLY, sort key ``id``) holds every task's ID. Each pass queries,
-  per task type, the IDs created between the last pass's end and ``now - settle_age``, so
-  every task is looked at once, ``settle_age`` after its creation, when nearly all have
-  finished. The window's start is kept in a marker item, so a restart goes on from there
-  (at most ``horizon`` back).
+* **The window** (fast, for tasks in the ``by_type`` index). Generated task IDs are
+  ULIDs, sorted by creation time, and the index (KEYS_ONLY, sort key ``id``) holds their
+  IDs. Each pass queries, per task type, the IDs created between the last pass's end and
+  ``now - settle_age``, so every such task is looked at once, ``settle_age`` after its
+  creation, when nearly all have finished. The window's start is kept in a marker item,
+  so a restart goes on from there (at most ``horizon`` back).
 * **The watch list.** A task not finished when looked at is watched (in memory, at most
   ``watch_limit``) and read again only when its verdict says (``Verdict.next_ms``), until
   it is finished, repaired or reported.
-* **Custom IDs** (not ULIDs) are outside any time window: a full pass over the index every
-  ``full_sweep_every`` seconds (default daily; None turns it off) reads them. Re-submitting
-  a stranded task's ID repairs it at once anyway.
+* **The sweep** (everything else: custom IDs, types kept out of the index). On start
+  and every ``full_sweep_every`` seconds (default 6 h; None: never), a paced, eventually
+  consistent Scan of the table returns the QUEUED, SCHEDULED, RUNNING and FAILED
+  records, ``sweep_pages`` pages of up to 1,000 items a pass. Re-submitting a stranded task's ID
+  repairs it at once anyway (``Conveyor.submit``).
 * **The DLQ** is only read when a FAILED task is due a check (rare), at most
-  ``dlq_read_limit`` entries; a deeper DLQ leaves those checks for a later pass.
+  ``dlq_read_limit`` entries; a deeper DLQ leaves those checks for a later pass. A FAILED
+  task is second-guessed for one sweep period only (``failed_max_age``).
 
 Cost (list prices, ``aws-prices.md``; T task types, a pass a minute):
   idle: per pass T Queries (0.5 RRU each) + 1 marker PutItem (1 WRU): 1,440 x (T x 0.5
-  RRU + 1 WRU) a day = about $0.0014 a day for T = 5; no SQS request, no record read.
-  100 tasks/s (8.64 M tasks/day): each task's record read once, eventually consistent
-  (BatchGetItem, <= 4 KB: 0.5 RRU) = 4.32 M RRU = $0.54/day, i.e. $0.0625 per million
-  tasks; the key Queries add 8.64 M keys / ~130 per RRU = ~66 k RRU ($0.01/day); the
-  marker $0.001/day. Open tasks are read again only when their verdict is due (a few
-  times each at most). The daily sweep reads only custom-ID records (0.5 RRU each) and
-  ~1 RRU per 130 keys of the table. A restart re-reads at most ``horizon`` (24 h) of
-  records once: <= $0.54 at 100 tasks/s. Re-sends and dead letters cost only for
-  stranded tasks (1 SQS request per 10, batched).
-Worst-case time to repair (defaults, interval 60 s): a stranded QUEUED task, due +
-  ``queued_grace`` (600 s) + one interval (~11 min); a RUNNING one, lease end +
-  ``lease_grace`` (120 s) + one interval, and never before ``settle_age`` (60 s) after
-  creation; a FAILED one, failure + ``failed_grace`` (300 s) + one interval (~6 min).
-  Custom-ID tasks: up to ``full_sweep_every`` (24 h) plus those, unless re-submitted
-  (immediate). A second re-send of the same task waits twice as long, and so on, up to
-  ``max_resends`` (3); then the task is reported, never re-sent endlessly.
-Limits: the watch list lives in memory; after a restart, tasks created more than
-  ``horizon`` ago and still open are seen again only by the sweep (custom IDs) or a
-  re-submit. Several dispatcher services each run a reconciler: the work repeats and a
-  stranded task may be re-sent once by each (harmless, bounded).
+  RRU + 1 WRU) a day = about $0.0014 a day for T = 5; no SQS request, no record read;
+  the sweep of an empty table, 4 Scans a day.
+  100 tasks/s (8.64 M tasks/day): window, for indexed types: each record read once,
+  eventually consistent (BatchGetItem, <= 4 KB: 0.5 RRU) = 4.32 M RRU = $0.54/day
+  ($0.0625 per million tasks); key Queries ~66 k RRU ($0.01/day). Sweep: a Scan bills all
+  it reads, 0.5 RRU per 4 KB: with 7 days of records (60 M items of ~0.4 KB, 24 GB) that
+  is ~2.9 M RRU = $0.37 per sweep, $1.48/day at one per 6 h ($0.17 per million tasks;
+  $0.04 at one a day). Open tasks are read again only when their verdict is due. A
+  restart re-reads at most ``horizon`` (24 h) of window records once (<= $0.54). Re-sends
+  and dead letters cost only for stranded tasks (1 SQS request per 10, batched).
+Worst-case time to repair (defaults, interval 60 s): indexed types: a stranded QUEUED
+  task, due + ``queued_grace`` (600 s) + one interval (~11 min); a RUNNING one, lease end
+  + ``lease_grace`` (120 s) + one interval (never before ``settle_age`` after creation);
+  a FAILED one, failure + ``failed_grace`` (300 s) + one interval (~6 min). Custom IDs
+  and unindexed types: the same plus up to one sweep period and its duration (6 h + the
+  time to read the table at ``sweep_pages`` pages a minute). A second re-send of the same
+  task waits twice as long, and so on, up to ``max_resends`` (3); then the task is
+  reported (once, logged and counted) and never re-sent again by this process.
+Limits: the watch list lives in memory; after a restart, a task is re-sent at most
+  ``max_resends`` more times. Several dispatcher services each run a reconciler: the work
+  repeats and a stranded task may be re-sent by each (harmless, bounded). A task whose
+  inline payload travelled only in its lost message cannot be re-sent: it is reported,
+  and re-submitting it repairs it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 from aws_lambda_powertools import Logger
@@ -101,6 +108,10 @@ class ReconcileStore(Protocol):
         limit: int = 1000,
     ) -> tuple[list[str], str | None]: ...
 
+    def scan_unfinished(
+        self, *, cursor: str | None = None, limit: int = 1000
+    ) -> tuple[list[TaskRecord], str | None]: ...
+
     def read_marker(self, name: str) -> str | None: ...
 
     def write_marker(self, name: str, value: str) -> None: ...
@@ -119,7 +130,9 @@ class Reconciler:
         interval: float = 60.0,
         settle_age: float = 60.0,
         horizon: float = 86400.0,
-        full_sweep_every: float | None = 86400.0,
+        full_sweep_every: float | None = 6 * 3600.0,
+        sweep_pages: int = 200,
+        sweep_on_start: bool = True,
         watch_limit: int = 100_000,
         dlq_read_limit: int = 1000,
     ) -> None:
@@ -135,16 +148,27 @@ class Reconciler:
         self.settle_age = settle_age
         #: Seconds back the window may start (after a long stop, or on a first start).
         self.horizon = horizon
+        #: Seconds between the starts of two sweeps of the whole table (None: no sweep).
         self.full_sweep_every = full_sweep_every
+        #: Scan pages (up to 1,000 items each) a pass reads of a sweep in progress.
+        self.sweep_pages = sweep_pages
+        if self.settings.failed_max_age is None:  # each FAILED task: one sweep's look
+            longest = self.settings.failed_grace + (full_sweep_every or 0) + 3600.0
+            self.settings = replace(self.settings, failed_max_age=longest)
         self.watch_limit = watch_limit
         self.dlq_read_limit = dlq_read_limit
         #: task ID -> epoch ms of its next look.
         self.watch: dict[str, int] = {}
         #: task ID -> re-sends made by this process.
         self.resends: Counter[str] = Counter()
+        #: Tasks reported stuck (logged once; never re-sent again by this process).
+        self.reported: set[str] = set()
         self.stats: Counter[str] = Counter()
         self._window_ms: int | None = None
-        self._swept_at = time.monotonic()
+        #: A first sweep right away: a restart is often what stranded something.
+        self._sweep_started = -float("inf") if sweep_on_start else time.monotonic()
+        self._sweep_cursor: str | None = None
+        self._sweeping = False
 
     def __call__(self) -> float:
         """One pass; returns the seconds until the next (for the service loop)."""
@@ -152,8 +176,9 @@ class Reconciler:
         return self.interval
 
     def run_once(self, *, full_sweep: bool = False) -> Counter[str]:
-        """Look at the new window, the watched tasks due a look, and (when due, or asked)
-        every custom-ID task; repair what is stranded. Returns this pass's counts."""
+        """Look at the new window, the watched tasks due a look, and the next pages of
+        the sweep in progress (``full_sweep``: start one and finish it in this pass);
+        repair what is stranded. Returns this pass's counts."""
         now = now_ms(self.clock)
         done: Counter[str] = Counter()
         start = self._window_start(now)
@@ -164,14 +189,9 @@ class Reconciler:
             for task_type in self.catalog:
                 ids += self._keys(task_type.name, lo, hi)
         ids += [t for t, at in self.watch.items() if at <= now]
-        sweep_due = self.full_sweep_every is not None and (
-            time.monotonic() - self._swept_at >= self.full_sweep_every
-        )
-        if full_sweep or sweep_due:
-            self._swept_at = time.monotonic()
-            for task_type in self.catalog:
-                ids += [t for t in self._keys(task_type.name) if ulid_ms(t) is None]
-        self._look(list(dict.fromkeys(ids)), now, done)
+        swept = self._sweep(full_sweep)
+        done["swept"] += len(swept)
+        self._look(list(dict.fromkeys(ids)), now, done, swept)
         if end > start:
             self._window_ms = end
             self._save_window(now)
@@ -188,6 +208,26 @@ class Reconciler:
             out += page
             if not cursor:
                 return out
+
+    def _sweep(self, whole: bool) -> list[TaskRecord]:
+        """The next pages of the table sweep: every unfinished or FAILED record, whatever
+        its ID or type (custom IDs, and types kept out of the ``by_type`` index, are
+        found only here). A sweep starts every ``full_sweep_every`` seconds and reads
+        ``sweep_pages`` pages a pass; ``whole`` starts one and reads it to the end."""
+        due = self.full_sweep_every is not None and (
+            time.monotonic() - self._sweep_started >= self.full_sweep_every
+        )
+        if whole or (due and not self._sweeping):
+            self._sweeping, self._sweep_cursor = True, None
+            self._sweep_started = time.monotonic()
+        found: list[TaskRecord] = []
+        pages = 0
+        while self._sweeping and (whole or pages < self.sweep_pages):
+            page, self._sweep_cursor = self.store.scan_unfinished(cursor=self._sweep_cursor)
+            found += page
+            pages += 1
+            self._sweeping = self._sweep_cursor is not None
+        return found
 
     def _window_start(self, now: int) -> int:
         floor = now - int(self.horizon * 1000)
@@ -206,23 +246,25 @@ class Reconciler:
 
     # -- deciding and repairing -------------------------------------------------------------
 
-    def _look(self, ids: list[str], now: int, done: Counter[str]) -> None:
-        if not ids:
+    def _look(self, ids: list[str], now: int, done: Counter[str], known: list[TaskRecord]) -> None:
+        ids = [t for t in ids if t not in {r.task_id for r in known}]
+        if not ids and not known:
             return
         paused = self.store.paused()
-        records: list[TaskRecord] = []
+        records: list[TaskRecord] = list(known)
         for start in range(0, len(ids), 100):
-            records += self.store.peek_many(ids[start : start + 100]).values()
-        for task_id in set(ids) - {r.task_id for r in records}:
-            self._forget(task_id)  # purged
+            read = self.store.peek_many(ids[start : start + 100])
+            records += read.values()
+            for task_id in set(ids[start : start + 100]) - set(read):
+                self._forget(task_id)  # purged
         done["examined"] += len(records)
         verdicts = {r.task_id: self._decide(r, now, paused, False) for r in records}
         suspects = [r for r in records if verdicts[r.task_id].action is Action.DEAD_LETTER]
         if suspects:
             in_dlq = dead_lettered_ids(self.lanes, self.topology.dlq, self.dlq_read_limit)
             for record in suspects:
-                known = None if in_dlq is None else record.task_id in in_dlq
-                verdicts[record.task_id] = self._decide(record, now, paused, known)
+                lettered = None if in_dlq is None else record.task_id in in_dlq
+                verdicts[record.task_id] = self._decide(record, now, paused, lettered)
         resend: list[TaskRecord] = []
         dead: list[TaskRecord] = []
         for record in records:
@@ -233,13 +275,17 @@ class Reconciler:
                 resend.append(record)
             elif verdict.action is Action.DEAD_LETTER:
                 dead.append(record)
-            else:
-                if verdict.action is Action.REPORT:
+            elif verdict.action is Action.REPORT:
+                self.watch.pop(record.task_id, None)
+                if record.task_id not in self.reported:
+                    self.reported.add(record.task_id)
+                    self.resends[record.task_id] = self.settings.max_resends  # none more
                     logger.error(
                         "stranded task, not repaired",
                         extra={"task_id": record.task_id, "reason": verdict.reason},
                     )
                     done["reported"] += 1
+            else:
                 self._forget(record.task_id)
         self._resend(resend, now, done)
         self._dead_letter(dead, now, done)
@@ -270,6 +316,7 @@ class Reconciler:
     def _forget(self, task_id: str) -> None:
         self.watch.pop(task_id, None)
         self.resends.pop(task_id, None)
+        self.reported.discard(task_id)
 
     def _resend(self, records: list[TaskRecord], now: int, done: Counter[str]) -> None:
         by_lane: dict[str, list[OutMessage]] = {}

@@ -2,8 +2,9 @@
 ``conveyor status`` both render this.
 
 * Backlog per queue: visible + in flight + delayed (SQS approximate counts).
-* Oldest age per lane: the oldest QUEUED record of that lane in the records window, so it
-  is a lower bound when the window is a sample.
+* Oldest age per lane: since the longest-waiting QUEUED record of that lane (in the
+  records window) fell due; delayed tasks not yet due do not count. A lower bound when the
+  window is a sample.
 * Throughput: tasks finished per minute over the last ``WINDOW_MINUTES`` (records window).
 * Drain time: lane backlog / throughput; None while nothing finishes.
 * Workers: each Fargate type's work-queue backlog and the count the scaling rule wants
@@ -84,11 +85,15 @@ class Overview:
     errors: list[str]
 
 
-def _oldest_queued(records: Sequence[TaskRecord], lane: str) -> int | None:
+def _oldest_queued(records: Sequence[TaskRecord], lane: str, now_ms: int) -> int | None:
+    """When the longest-waiting due, never-started QUEUED task of ``lane`` became due."""
     times = [
-        r.queued_at or r.created_at
+        max(r.queued_at or r.created_at, r.not_before or 0)
         for r in records
-        if r.lane == lane and r.state is TaskState.QUEUED and r.attempts == 0
+        if r.lane == lane
+        and r.state is TaskState.QUEUED
+        and r.attempts == 0
+        and (r.not_before or 0) <= now_ms
     ]
     return min(times) if times else None
 
@@ -104,7 +109,7 @@ def build_overview(
     queues = []
     for name, depth in snap.depths.items():
         kind = "dlq" if name == topology.dlq else "lane" if name in topology.lanes else "work"
-        oldest = _oldest_queued(records, name) if kind == "lane" else None
+        oldest = _oldest_queued(records, name, now) if kind == "lane" else None
         queues.append(
             QueueRow(
                 name,

@@ -1,0 +1,213 @@
+"""The fair scheduler: which buffered task goes next, across priority classes and tenants.
+
+* **Tenants** inside a class share by weighted fair queuing on executor-seconds
+  (``TenantQueues``, charged by a learning ``CostModel``): a tenant whose tasks run ten
+  times longer gets ten times fewer of them.
+* **Priority classes** go highest first, with two guarantees for each lower class:
+
+  - a *minimum share* ``g`` (default 5%) of executor-seconds: every dispatch of cost c
+    credits each lower class ``g * c``; a class whose credit is >= 0 and that has work
+    goes before any higher class, and pays its cost from the credit. So while it stays
+    backlogged it gets at least ``g`` of what is dispatched.
+  - an *aging bound* ``A`` seconds: when its oldest task has waited ``A``, the class goes
+    first again, paid from a second credit that grows at ``aging_share`` (default 25%) of
+    dispatches. So a lower class whose offered load is within ``aging_share`` of capacity
+    waits at most about ``A`` plus one slot's turnover, and aging can never take more than
+    ``g + aging_share`` of the pool from higher classes. (No scheduler bounds the wait of
+    a class offered more than it is given: its queue grows.)
+
+  Credits never exceed ``burst`` executor-seconds, so an idle class cannot bank a flood.
+
+Shape (as a slot supplier): ``offer(ticket, now)`` when a task is buffered,
+``next(now, eligible=...)`` for the next one that the gate admits (flow control stays out
+of here: ``eligible`` answers "may this ticket start now?"), ``on_outcome(ticket, ...)``
+when its attempt ends. Pure and deterministic: ties go to the earlier offer.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .costs import CostModel
+from .wfq import Eligible, TenantQueues
+
+DEFAULT_CLASSES = ("high", "normal", "low")
+
+
+@dataclass(slots=True, eq=False)
+class Ticket:
+    """One buffered task as the scheduler sees it. ``arrived`` is seconds (the scheduler's
+    clock) when it was offered; ``cost`` the executor-seconds charged at dispatch;
+    ``started`` when its attempt began;
+    ``ref`` whatever the caller needs back (the buffered message)."""
+
+    task_type: str
+    tenant: str
+    priority: str
+    arrived: float = 0.0
+    ref: Any = None
+    cost: float = 0.0
+    started: float = 0.0
+    seq: int = field(default=0, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassPolicy:
+    """Guarantees of one lower priority class (the top class needs none)."""
+
+    min_share: float = 0.05
+    aging: float = 30.0
+    aging_share: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_share < 1 or not 0 <= self.aging_share < 1:
+            raise ValueError("min_share and aging_share must be in [0, 1)")
+        if self.aging <= 0:
+            raise ValueError("aging must be > 0 seconds")
+
+
+class FairScheduler:
+    def __init__(
+        self,
+        *,
+        classes: Sequence[str] = DEFAULT_CLASSES,
+        policies: Mapping[str, ClassPolicy] | None = None,
+        weight_of: Callable[[str], float] | None = None,
+        costs: CostModel | None = None,
+        burst: float = 5.0,
+        max_scan: int = 64,
+    ) -> None:
+        if not classes:
+            raise ValueError("need at least one priority class")
+        self.classes = tuple(classes)
+        self.rank = {c: i for i, c in enumerate(self.classes)}
+        policies = dict(policies or {})
+        unknown = set(policies) - set(self.classes)
+        if unknown:
+            raise ValueError(f"policies for unknown classes: {sorted(unknown)}")
+        self.lower = self.classes[1:]
+        self.policies = {c: policies.get(c, ClassPolicy()) for c in self.lower}
+        if sum(p.min_share for p in self.policies.values()) >= 1:
+            raise ValueError("the lower classes' minimum shares must add up to < 1")
+        self.costs = costs or CostModel()
+        self.burst = burst
+        weigh = weight_of or (lambda _tenant: 1.0)
+        self.queues: dict[str, TenantQueues[Ticket]] = {
+            c: TenantQueues(_tenant_of, weigh, max_scan=max_scan) for c in self.classes
+        }
+        self.credit = dict.fromkeys(self.lower, 0.0)
+        self.age_credit = dict.fromkeys(self.lower, 0.0)
+        self._oldest: dict[str, list[tuple[float, int, str]]] = {c: [] for c in self.classes}
+        self._gone: set[int] = set()
+        self._seq = 0
+        #: how each dispatch was chosen, by class: "share", "aging" or "priority"
+        self.routes: dict[tuple[str, str], int] = {}
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+    def backlog(self, priority: str) -> int:
+        return len(self.queues[priority])
+
+    def offer(self, ticket: Ticket, now: float) -> None:
+        """Buffer ``ticket`` (its ``arrived`` is set to ``now``)."""
+        if ticket.priority not in self.queues:
+            raise ValueError(f"unknown priority class {ticket.priority!r}")
+        self._seq += 1
+        ticket.seq = self._seq
+        ticket.arrived = now
+        self.queues[ticket.priority].offer(ticket)
+        heapq.heappush(self._oldest[ticket.priority], (now, ticket.seq, ticket.tenant))
+
+    def _oldest_entry(self, priority: str) -> tuple[float, int, str] | None:
+        heap = self._oldest[priority]
+        while heap and heap[0][1] in self._gone:
+            self._gone.discard(heapq.heappop(heap)[1])
+        return heap[0] if heap else None
+
+    def oldest_wait(self, priority: str, now: float) -> float:
+        """Seconds the oldest ticket of a class has waited (0 when it has none)."""
+        entry = self._oldest_entry(priority)
+        return now - entry[0] if entry else 0.0
+
+    def next(self, now: float, eligible: Eligible[Ticket] | None = None) -> Ticket | None:
+        """The next ticket to start, removed from the buffer, or None."""
+        tried: set[str] = set()
+        for route, priority in self._candidates(now):
+            if priority in tried:
+                continue
+            tried.add(priority)
+            queues = self.queues[priority]
+            ticket = None
+            if route == "aging":  # the oldest ticket of the class, out of its turn
+                entry = self._oldest_entry(priority)
+                if entry is not None:
+                    ticket = queues.pop_head(entry[2], self._estimate, eligible)
+            if ticket is None:
+                ticket = queues.pop(self._estimate, eligible)
+            if ticket is not None:
+                self._dispatched(ticket, route)
+                return ticket
+        return None
+
+    def withdraw(self, ticket: Ticket) -> bool:
+        """Take a buffered ticket out without dispatching it (its message went back to
+        its lane); False if it was not buffered."""
+        if not self.queues[ticket.priority].remove(ticket):
+            return False
+        self._gone.add(ticket.seq)
+        return True
+
+    def _candidates(self, now: float) -> list[tuple[str, str]]:
+        busy = [c for c in self.classes if self.queues[c]._count]
+        out = [("priority", c) for c in busy]
+        if len(busy) < 2:
+            return out
+        # a lower class needs its guarantees only while a higher class has work
+        contested = busy[1:]
+        first: list[tuple[str, str]] = [
+            ("share", c)
+            for c in reversed(contested)
+            if self.credit[c] >= 0 and self.policies[c].min_share > 0
+        ]
+        aged = [
+            (wait, c)
+            for c in contested
+            if self.age_credit[c] >= 0
+            and (wait := self.oldest_wait(c, now)) >= self.policies[c].aging
+        ]
+        first.extend(("aging", c) for _, c in sorted(aged, key=lambda x: -x[0]))
+        return first + out
+
+    def _estimate(self, ticket: Ticket) -> float:
+        ticket.cost = self.costs.estimate(ticket.task_type)
+        return ticket.cost
+
+    def _dispatched(self, ticket: Ticket, route: str) -> None:
+        cost = ticket.cost
+        self._gone.add(ticket.seq)
+        for c in self.lower:
+            policy = self.policies[c]
+            self.credit[c] = min(self.burst, self.credit[c] + policy.min_share * cost)
+            self.age_credit[c] = min(self.burst, self.age_credit[c] + policy.aging_share * cost)
+        if route == "share":
+            self.credit[ticket.priority] -= cost
+        elif route == "aging":
+            self.age_credit[ticket.priority] -= cost
+        key = (ticket.priority, route)
+        self.routes[key] = self.routes.get(key, 0) + 1
+
+    def on_outcome(self, ticket: Ticket, run_seconds: float, *, throttled: bool = False) -> None:
+        """An attempt ended after ``run_seconds`` of executor time. A throttled attempt did
+        no work: its charge is refunded and it does not teach the cost model."""
+        actual = 0.0 if throttled else max(0.0, run_seconds)
+        if not throttled:
+            self.costs.observe(ticket.task_type, actual)
+        self.queues[ticket.priority].correct(ticket.tenant, actual - ticket.cost)
+
+
+def _tenant_of(ticket: Ticket) -> str:
+    return ticket.tenant
