@@ -162,6 +162,11 @@ def component_widgets(namespace: str, lanes: list[str]) -> list[cw.IWidget]:
             right=held,
         ),
         cw.GraphWidget(
+            title="AIMD windows per executor (calls in flight)",
+            width=12,
+            left=[search(namespace, "service,target", "aimd_window", "Maximum")],
+        ),
+        cw.GraphWidget(
             title="Top tenants: dispatches and executor-seconds",
             width=12,
             left=[search(namespace, "service,tenant", "tenant_dispatches")],

@@ -113,6 +113,8 @@ def test_the_dispatcher_reports_lanes_dlq_outcomes_holds_and_top_tenants(rt, cap
     }
     assert len(seconds) == 6 and units["tenant_executor_seconds"] == "Seconds"
     assert values(docs, "oldest_age", priority="normal")[0] >= 0
+    windows = {d["target"]: values([d], "aimd_window")[0] for d in docs if "aimd_window" in d}
+    assert windows == {t: float(n) for t, n in dispatcher.fair.windows().items()} and windows
     reporter.report()  # nothing happened since: counters report deltas
     again = emf(capsys)
     assert values(again, "dispatched") == [] and values(again, "received") == [0.0]
@@ -166,3 +168,23 @@ def test_the_submit_function_counts_back_pressure_refusals(capsys, monkeypatch):
     assert response["statusCode"] == 429
     docs = emf(capsys)
     assert values(docs, "backpressure_refusals") == [1.0] and values(docs, "submits") == [0.0]
+
+
+def test_the_running_service_reports_its_metrics(rt, capsys, monkeypatch):
+    import time
+
+    monkeypatch.setenv("CONVEYOR_METRICS_SECONDS", "0.2")
+    dispatcher = rt.dispatcher(pause_refresh=0, reconcile_every=None)
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"wait_seconds": 0})
+    thread.start()
+    try:
+        deadline, docs = time.monotonic() + 10, []
+        while time.monotonic() < deadline and not values(docs, "dlq_depth"):
+            time.sleep(0.1)
+            docs += emf(capsys)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert values(docs, "dlq_depth") and {d["service"] for d in docs} == {"conveyor-dispatcher"}
+    assert type(dispatcher.executor).__name__ == "MeteredExecutor"

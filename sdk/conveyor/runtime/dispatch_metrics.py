@@ -11,6 +11,7 @@ each hand-over and times it until its outcome is back) and ``report`` -- every
   among the tasks handed over in the interval (CloudWatch's own
   ``ApproximateAgeOfOldestMessage`` per lane is free and is what the alarm watches);
 * ``dispatched`` per type (the dispatch rate is its Sum per period), ``received``;
+* ``aimd_window`` per executor target (the fair scheduler's AIMD limit, calls in flight);
 * ``settled`` per outcome kind -- ``paused`` (held), ``quota`` (over its concurrency
   limit), ``throttled``, ``busy``, ... -- as deltas of the dispatcher's counters;
 * ``tenant_dispatches`` and ``tenant_executor_seconds`` for the top tenants
@@ -118,6 +119,11 @@ class DispatcherMetrics:
         self._received = stats.received
         for priority, age in self.executor.oldest().items():
             sink.gauge("oldest_age", age, "Milliseconds", priority=priority)
+        fair = getattr(d, "fair", None)
+        windows = getattr(fair, "windows", None)
+        if callable(windows):
+            for target, limit in windows().items():
+                sink.gauge("aimd_window", limit, target=str(target))
         for tenant, n in self.executor.dispatches.report().items():
             sink.count("tenant_dispatches", n, tenant=tenant)
         for tenant, seconds in self.executor.seconds.report().items():

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
+from .dispatch_metrics import DispatcherMetrics
+
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
 
@@ -100,6 +102,7 @@ def serve(
         )
     for thread in threads:
         thread.start()
+    DispatcherMetrics.attach(dispatcher, stop, reconcile)  # EMF every CONVEYOR_METRICS_SECONDS
     next_flush = 0.0
     flush_backoff = Backoff()
 
