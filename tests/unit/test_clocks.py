@@ -7,6 +7,8 @@ is an exact, asserted number of milliseconds.
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from conveyor import Catalog, Retry, RetryLater, Throttled
@@ -143,3 +145,26 @@ def test_history_keeps_the_last_attempts_within_its_byte_budget():
     ordinary = entry(1, started=1_800_000_001_000, finished=1_800_000_002_000, outcome="ok",
                      target=TaskState.SUCCEEDED, executor="lambda", wait=1000)  # fmt: skip
     assert item_size(to_item(base.replace(history=(ordinary,)))) <= 1024  # 1 WRU per write
+
+
+def test_conveyor_get_prints_the_attempt_history(rt):
+    from rich.console import Console
+
+    from conveyor.views.tasks import task_detail
+    from conveyor.views.terminal import render_task
+
+    client = rt.client()
+    dispatcher = rt.dispatcher(pause_refresh=0)
+    task_id = client.submit("scripted", {"run": 0.5, "script": {"1/0": "throttle"}}).task_id
+    pump(dispatcher)
+    clock.advance(3)
+    pump(dispatcher)
+    record = client.get(task_id)
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(render_task(task_detail(client, record, ms(clock.now())), ms(clock.now())))
+    text = console.export_text()
+    attempts = text[text.index("Attempts") : text.index("Timeline")]
+    rows = [line for line in attempts.splitlines() if "lambda" in line]
+    assert len(rows) == 2
+    assert "throttled" in rows[0] and "Throttled" in rows[0] and "ok" in rows[1]
+    assert "retry wait" in text and "3.00 s" in text  # the throttle's wait

@@ -175,6 +175,7 @@ def render_task(detail: TaskDetail, now_ms: int, tz: tzinfo | None = None) -> Re
             "waited",
             "ran",
             "outcome",
+            "executor",
             "error",
             title="Attempts",
             title_justify="left",
@@ -187,6 +188,7 @@ def render_task(detail: TaskDetail, now_ms: int, tz: tzinfo | None = None) -> Re
                 duration(a.waited_ms),
                 duration(a.run_ms),
                 a.outcome,
+                a.executor or DASH,
                 a.error or DASH,
             )
         parts.append(table)
