@@ -4,6 +4,9 @@ written by every counting process."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from conveyor import TaskState, tracing
@@ -43,3 +46,7 @@ def test_trace_history_and_cost_of_tasks_on_the_running_platform(cloud, ledger_d
     assert by_type["work"].dollars > 0 and by_type["long_job"].dollars > 0
     by_tenant = {r.name for r in cost_rows(units, "tenant")}
     assert {"acme", "bolt"} <= by_tenant
+    emf = [json.loads(line) for line in Path(cloud.metrics_path).read_text().splitlines()]
+    services = {doc["service"] for doc in emf}
+    assert {"conveyor-dispatcher", "conveyor-worker"} <= services  # a file, not the terminal
+    assert any(d.get("type") == "long_job" and d.get("kind") == "ok" for d in emf)

@@ -33,8 +33,8 @@ from .accounting import RequestCounter
 Key = tuple[str, str]  # (tenant, task type)
 #: The bucket for requests that were for no task in particular.
 PLATFORM: Key = ("(platform)", "(platform)")
-#: Task IDs and receipt handles remembered (newest first out of the window).
-REMEMBER = 50_000
+#: Task IDs and receipt handles remembered (the oldest are forgotten first; ~5 MB).
+REMEMBER = 10_000
 
 
 class _Lru:

@@ -17,6 +17,7 @@ from typing import Any
 from .. import tracing
 from ..aws.clients import AwsClients
 from ..catalog import Catalog
+from ..runtime import metrics
 from ..topology import Topology
 from .provision import Provisioned, provision
 
@@ -58,6 +59,11 @@ class DevCloud:
         name = f"conveyor-spans-{self.topology.prefix}-{self.port}.jsonl"
         return os.path.join(tempfile.gettempdir(), name)
 
+    @property
+    def metrics_path(self) -> str:
+        """The file where this dev cloud's processes append their EMF metric lines."""
+        return self.spans_path.replace("conveyor-spans-", "conveyor-metrics-")
+
     def start(self) -> DevCloud:
         """Run moto server in a child process (its own interpreter, so it uses another
         core instead of sharing our GIL), wait until it answers, then provision."""
@@ -84,6 +90,7 @@ class DevCloud:
                 time.sleep(0.1)
         self.provisioned = provision(self.clients(), self.topology, self.catalog)
         tracing.use(tracing.FileSpans(self.spans_path))  # this process's dispatcher, SDK
+        metrics.use_output(self.metrics_path)  # EMF lines, not on the terminal
         return self
 
     def clients(self, counter: Any = None) -> AwsClients:
@@ -99,11 +106,14 @@ class DevCloud:
     def env(self) -> dict[str, str]:
         out = {"AWS_ENDPOINT_URL": self.endpoint, **DEV_CREDENTIALS, **self.topology.env()}
         out[tracing.SPANS_ENV] = self.spans_path
+        out[metrics.OUTPUT_ENV] = self.metrics_path
         if self.catalog_module:
             out["CONVEYOR_CATALOG"] = self.catalog_module
         return out
 
     def stop(self) -> None:
+        tracing.use(None)
+        metrics.use_output(None)
         if self.server is not None:
             self.server.terminate()
             try:

@@ -17,6 +17,7 @@ Thread-safe; never raises (a metric is never worth a failed loop).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -38,6 +39,8 @@ OTHER = "other"
 Dims = tuple[tuple[str, str], ...]
 #: Env var: seconds between flushes in long-running processes (default 60).
 INTERVAL_ENV = "CONVEYOR_METRICS_SECONDS"
+#: Env var: a file to append EMF lines to instead of stdout (the dev cloud's processes).
+OUTPUT_ENV = "CONVEYOR_METRICS_FILE"
 
 
 def interval_from_env(default: float = 60.0) -> float:
@@ -130,12 +133,35 @@ class MetricsSink:
                 for name, points in named.items():
                     for point in points:
                         metrics.add_metric(name=name, unit=units.get(name, "Count"), value=point)
-                metrics.flush_metrics()
+                emit(json.dumps(metrics.serialize_metric_set(), separators=(",", ":")))
                 written += 1
             except Exception:
                 logger.exception("could not write metrics", extra={"dimensions": dict(dims)})
         self.flushed += written
         return written
+
+
+_output: list[str | None] = [None]
+
+
+def use_output(path: str | None) -> None:
+    """Append this process's EMF lines to ``path`` instead of stdout (the dev cloud does,
+    so a terminal is not flooded); None: stdout again."""
+    _output[0] = path
+
+
+def emit(line: str) -> None:
+    """One EMF document: a line on stdout (CloudWatch Logs parses it), or in the file set by
+    ``use_output`` (or ``CONVEYOR_METRICS_FILE``)."""
+    path = _output[0] or os.environ.get(OUTPUT_ENV)
+    if not path:
+        print(line, flush=True)
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    except OSError:
+        return
 
 
 class TopTenants:
