@@ -137,3 +137,36 @@ def test_file_spans_are_shared_through_one_file(tmp_path):
     path.open("a").write("not json t1\n")
     (span,) = reader.of_task("t1")
     assert (span.span, span.duration_ms, span.attrs) == ("s1", 4, {"n": 1})
+
+
+def test_the_invoke_request_carries_the_trace_header_for_xray(spans):
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    class Raw(io.BytesIO):
+        def stream(self, amt=1024, decode_content=None):
+            while chunk := self.read(amt):
+                yield chunk
+
+    sent = []
+    outcome = json.dumps({"action": "ack", "task_id": "t", "kind": "ok"}).encode()
+
+    def answer(request, **_):
+        sent.append(request.headers.get("X-Amzn-Trace-Id"))
+        headers = {"Content-Length": str(len(outcome))}
+        return AWSResponse(request.url, 200, headers, Raw(outcome))
+
+    client = boto3.client("lambda", region_name="us-east-1")
+    client.meta.events.register("before-send.lambda.Invoke", answer)
+    rt = runtime()
+    task_id = rt.client().submit("work", {"mode": "ok"}).task_id
+    message = rt.lanes.receive(rt.store.get(task_id).lane, visibility=0)[0]
+    executor = LambdaExecutor(client, "trc")
+    try:
+        result = executor.submit(ledger.catalog.get("work"), message.body, parse(message.body))
+        assert result.result(timeout=10).kind == "ok"
+    finally:
+        executor.shutdown()
+    header = tracing.parse_header(sent[0].decode() if isinstance(sent[0], bytes) else sent[0])
+    (invoke,) = [s for s in spans.of_task(task_id) if s.name == "invoke"]
+    assert (header.root, header.parent) == (invoke.trace, invoke.span)

@@ -15,6 +15,7 @@ type's work queue, which the workers drain (``conveyor.runtime.worker``).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -95,6 +96,17 @@ class LambdaExecutor:
         self.prefix = prefix
         self.name_of = name_of
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="invoke")
+        self._local = threading.local()
+        events = getattr(getattr(lambda_client, "meta", None), "events", None)
+        if events is not None:
+            events.register("before-sign.lambda.Invoke", self._trace_header)
+
+    def _trace_header(self, request: Any, **_: Any) -> None:
+        """Send the task's trace header with its Invoke, as X-Ray's own SDK would, so in
+        AWS the function's segment joins the task's trace under the ``invoke`` span."""
+        trace = getattr(self._local, "trace", None)
+        if trace:
+            request.headers["X-Amzn-Trace-Id"] = trace
 
     def _invoke(self, task_type: TaskType, body: str, env: Envelope) -> Outcome:
         traced, sid = spans.invoking(env)
@@ -105,6 +117,7 @@ class LambdaExecutor:
 
     def _call(self, task_type: TaskType, body: str, env: Envelope, trace: str | None) -> Outcome:
         event = {"conveyor": body} if trace is None else {"conveyor": body, "trace": trace}
+        self._local.trace = trace
         try:
             response = self.client.invoke(
                 FunctionName=self.name_of(self.prefix, task_type.name),
