@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -122,6 +123,7 @@ def test_cancel_and_expiry_in_the_dispatcher(rt):
     keep = client.submit("work", {"mode": "ok"}).task_id
     assert sorted(client.cancel_many(task_type="work", tag="batch-7")) == sorted(batch)
     expired = client.submit("other", {}, ttl=0.001).task_id
+    time.sleep(0.01)  # the 1 ms TTL passes before any dispatcher looks
     rt.dispatcher().drain(idle_passes=3)
     assert [client.get(i).state for i in batch] == [TaskState.CANCELLED] * 3
     assert client.get(keep).state is TaskState.SUCCEEDED

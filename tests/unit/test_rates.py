@@ -66,3 +66,19 @@ def test_default_per_tenant_limit_and_pruning_of_full_buckets():
 def test_bad_specs_are_refused(rate, burst):
     with pytest.raises(ValueError):
         RateSpec(rate, burst)
+
+
+def test_a_share_of_a_global_rate_is_enforced():
+    limits = RateLimits()
+    limits.set(("type", "t"), RateSpec(rate=30.0, burst=30))
+    limits.scale(1 / 3)
+    now, taken = 0.0, 0
+    while now < 10.0:
+        if limits.due((("type", "t"),), now) <= now:
+            limits.take((("type", "t"),), now)
+            taken += 1
+        now += 0.001
+    assert taken <= 10 * 10 + 10  # rate 10/s, burst 10: a third of the global
+    assert taken >= 100
+    with pytest.raises(ValueError):
+        limits.scale(0)

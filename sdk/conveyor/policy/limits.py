@@ -58,6 +58,8 @@ class AdmissionGate:
         if tenant_share is not None and not 0 < tenant_share <= 1:
             raise ValueError("tenant_share must be in (0, 1]")
         self.max_in_flight = max_in_flight
+        self.share = 1.0
+        self._base_type_quota = dict(type_quota or {})
         self.type_quota = dict(type_quota or {})
         self.class_quota = dict(class_quota or {})
         self._tenant_quota = tenant_quota
@@ -76,6 +78,20 @@ class AdmissionGate:
     def target(self, task_type: str) -> str:
         return self.target_of.get(task_type, task_type)
 
+    def scale(self, share: float) -> None:
+        """Enforce ``share`` of the global limits (rates, type and tenant quotas): with N
+        dispatchers each takes 1/N, rounded down but at least 1 slot."""
+        self.rates.scale(share)
+        self.share = share
+        self.type_quota = {
+            name: max(1, int(quota * share)) for name, quota in self._base_type_quota.items()
+        }
+
+    def _scaled(self, quota: int | None) -> int | None:
+        if quota is None or self.share == 1.0:
+            return quota
+        return max(1, int(quota * self.share))
+
     def tenant_limit(self, tenant: str) -> int | None:
         own = self._tenant_quota(tenant) if self._tenant_quota else None
         return own if own is not None else self._share_quota
@@ -92,8 +108,7 @@ class AdmissionGate:
         if quota is not None and self.by_class.get(ticket.priority, 0) >= quota:
             return CLASS_QUOTA
         quota = self._tenant_quota(tenant) if self._tenant_quota else None
-        if quota is None:
-            quota = self._share_quota
+        quota = self._scaled(quota) if quota is not None else self._share_quota
         if quota is not None and self.by_tenant.get(tenant, 0) >= quota:
             return TENANT_QUOTA
         if self.windows:

@@ -63,6 +63,16 @@ class RateLimits:
         self._specs: dict[Hashable, RateSpec] = {}
         self._default: dict[str, RateSpec] = {}
         self._state: dict[Hashable, Gcra] = {}
+        self.share = 1.0
+
+    def scale(self, share: float) -> None:
+        """Enforce ``share`` (0, 1] of every limit: each of N dispatchers takes 1/N of a
+        global rate (burst scaled too, never under 1). Bucket state restarts full."""
+        if not 0 < share <= 1:
+            raise ValueError(f"share must be in (0, 1], got {share!r}")
+        if share != self.share:
+            self.share = share
+            self._state.clear()
 
     def set(self, key: Hashable, spec: RateSpec | None) -> None:
         """Limit ``key`` (None removes the limit)."""
@@ -84,7 +94,9 @@ class RateLimits:
         found = self._specs.get(key)
         if found is None and isinstance(key, tuple) and key:
             found = self._default.get(key[0])
-        return found
+        if found is None or self.share == 1.0:
+            return found
+        return RateSpec(found.rate * self.share, max(1.0, found.burst * self.share))
 
     def due(
         self, keys: tuple[Hashable, ...], now: float, ahead: tuple[int, ...] | None = None

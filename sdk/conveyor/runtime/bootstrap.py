@@ -73,6 +73,7 @@ class Runtime:
             executor or LocalExecutor(runner),
             clock=self.clock,
             rng=self.rng,
+            control=kwargs.pop("control", self.control),
             **kwargs,
         )
 

@@ -37,7 +37,8 @@ from ..model import PRIORITY_WEIGHTS
 from ..policy.fair import Ticket
 from ..policy.lookahead import Lookahead
 from ..policy.picker import WeightedLanePicker
-from ..ports import Clock, InMessage, Lanes, SystemClock, TaskStore
+from ..ports import Clock, ControlStore, InMessage, Lanes, SystemClock, TaskStore
+from ..tenancy.dispatching import DispatcherTenancy
 from ..topology import Topology
 from .executors import Executor
 from .fairness import FairChoice
@@ -98,7 +99,12 @@ class Dispatcher:
         scheduler: str = "fair",
         lookahead: Lookahead | None = None,
         tenant_share: float | None = None,
+        control: ControlStore | None = None,
+        member: str | None = None,
     ) -> None:
+        """``control``: the multi-tenant control plane; with a multi-tenant topology the
+        dispatcher then holds lane leases (several dispatchers share the lanes and split
+        global limits), publishes back-pressure and depths, and runs the dynamic pool."""
         self.catalog = catalog
         self.topology = topology
         self.lanes = lanes
@@ -132,8 +138,10 @@ class Dispatcher:
             hold_seconds=hold_seconds,
             pause_refresh=pause_refresh,
         )
+        classes = {p: topology.lanes_of(p) for p in PRIORITY_WEIGHTS}
+        classes["pool"] = topology.pool_lanes  # a pool lane holds one tenant's classes
         self.picker = WeightedLanePicker(
-            {p: topology.lanes_of(p) for p in PRIORITY_WEIGHTS}, PRIORITY_WEIGHTS
+            classes, {**PRIORITY_WEIGHTS, "pool": PRIORITY_WEIGHTS["normal"]}
         )
         if scheduler not in ("fair", "wrr"):
             raise ValueError(f"scheduler must be 'fair' or 'wrr', got {scheduler!r}")
@@ -157,6 +165,43 @@ class Dispatcher:
         self._next_poll: dict[str, float] = {}
         self._empty_wait: dict[str, float] = {}
         self._lock = threading.RLock()
+        self.tenancy: DispatcherTenancy | None = None
+        if control is not None and topology.multi_tenant:
+            self.tenancy = DispatcherTenancy(
+                topology,
+                lanes,
+                control,
+                self.clock,
+                member=member,
+                rng=self.rng,
+                on_release=self.release_lane,
+            )
+
+    # -- many tenants, several dispatchers ------------------------------------------------
+
+    def serves(self, lane: str) -> bool:
+        """Whether this dispatcher pulls ``lane`` now (always, without lane leases)."""
+        return self.tenancy is None or self.tenancy.serves(lane)
+
+    def tenancy_tick(self) -> float:
+        """Leases and supervision (see ``DispatcherTenancy``); seconds to the next tick."""
+        if self.tenancy is None:
+            return 60.0
+        wait = self.tenancy.tick()
+        if self.fair is not None:
+            with self._lock:
+                self.fair.brain.gate.scale(self.tenancy.share())
+        return wait
+
+    def release_lane(self, lane: str) -> None:
+        """Hand ``lane``'s buffered messages back at once: its lease moves elsewhere."""
+        with self._lock:
+            buffer = self.buffers.get(lane)
+            while buffer:
+                held = buffer.popleft()
+                if self.fair is not None:
+                    self.fair.withdraw(held)
+                self._settle(lane, held.message, Outcome(HOLD, held.env.task_id, "released"))
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -164,8 +209,10 @@ class Dispatcher:
         """Pull every lane that has room, dispatch, collect finished attempts, flush.
         Returns how many messages were pulled or settled in this pass."""
         pulled = 0
+        if self.tenancy is not None:
+            self.tenancy_tick()
         now = time.monotonic()
-        for lane in self.topology.lanes:
+        for lane in filter(self.serves, self.topology.lanes):
             room = self.buffer_per_lane - len(self.buffers[lane])
             if room > 0 and self._capacity() > 0 and now >= self._next_poll.get(lane, 0.0):
                 try:
@@ -216,6 +263,9 @@ class Dispatcher:
             return
         with self._lock:
             runnable = self.intake.classify(lane, messages, paused)
+            if self.tenancy is not None:
+                for held in runnable:
+                    self.tenancy.observe(held.env)
             if self.fair is None:
                 self.buffers[lane].extend(runnable)
                 return
@@ -311,6 +361,8 @@ class Dispatcher:
                 (done if item.future.done() else pending).append(item)
             self.running = pending
             self._extend(pending)
+            if done and self.tenancy is not None:
+                self.tenancy.finished(len(done))
             for item in done:
                 outcome = _outcome_of(item.future)
                 try:

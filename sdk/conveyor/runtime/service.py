@@ -2,7 +2,9 @@
 
 One long-polling puller thread per lane feeds ``Dispatcher.ingest``; the main loop
 dispatches, collects finished attempts and flushes the outbox at 10 pending or every
-``flush_every`` seconds; a reconciler thread (if given) repairs what crashes strand.
+``flush_every`` seconds; a reconciler thread (if given) repairs what crashes strand; in a
+multi-tenant deployment a tenancy thread keeps the lane leases and the supervisor going,
+and pullers skip the lanes another dispatcher holds.
 An idle service costs a few receives a minute per lane.
 
 No loop here dies of an exception: each logs it and backs off (0.5 s doubling to
@@ -72,6 +74,8 @@ def serve(
     its own thread and returns the seconds until its next pass."""
 
     def pull(lane: str) -> float:
+        if not dispatcher.serves(lane):
+            return 1.0  # another dispatcher holds its lease
         with dispatcher._lock:
             room = min(
                 dispatcher.buffer_per_lane - len(dispatcher.buffers[lane]),
@@ -94,6 +98,15 @@ def serve(
         )
         for lane in dispatcher.topology.lanes
     ]
+    if dispatcher.tenancy is not None:
+        threads.append(
+            threading.Thread(
+                target=forever,
+                args=("tenancy", stop, dispatcher.tenancy_tick),
+                daemon=True,
+                name="tenancy",
+            )
+        )
     if reconcile is not None:
         threads.append(
             threading.Thread(
@@ -124,3 +137,5 @@ def serve(
     for thread in threads:
         thread.join(timeout=wait_seconds + 5)
     dispatcher.settle_running()
+    if dispatcher.tenancy is not None:
+        dispatcher.tenancy.leave()  # others take the lanes over at once

@@ -2,6 +2,7 @@
 heavy-tenant supervision and lane leases in the dispatcher. Adapters over ``policy``."""
 
 from .cache import CachedControl
+from .dispatching import DispatcherTenancy
 from .edge import TenantEdge
 from .gate import AdmissionGate
 from .leaser import LaneLeaser
@@ -11,6 +12,7 @@ from .supervisor import TenantSupervisor
 __all__ = [
     "AdmissionGate",
     "CachedControl",
+    "DispatcherTenancy",
     "LaneLeaser",
     "LaneRouter",
     "TenantEdge",
