@@ -38,7 +38,8 @@ from typing import Any, Protocol
 SPANS_ENV = "CONVEYOR_SPANS"
 #: Lambda's (and X-Ray's) ambient trace header.
 AMBIENT_ENV = "_X_AMZN_TRACE_ID"
-#: Newest spans kept by a file or memory recorder; a file is trimmed to half past this.
+#: Newest spans kept by a memory recorder or read from a file (which is trimmed to half
+#: of this once it holds more).
 MAX_SPANS = 20_000
 
 
@@ -136,19 +137,37 @@ class MemorySpans:
 
 class FileSpans:
     """Spans appended as JSON lines to one file (several processes may append: each line
-    is one ``write`` of under 4 KiB on an O_APPEND file). Never raises on record."""
+    is one ``write`` of under 4 KiB on an O_APPEND file). Every ``TRIM_EVERY`` records a
+    process trims the file to its newest ``MAX_SPANS // 2`` lines (a span another process
+    appends during the trim may be lost: this is the dev cloud's record, not an audit
+    log). Never raises on record."""
+
+    TRIM_EVERY = 1000
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._written = 0
 
     def record(self, span: Span) -> None:
         line = json.dumps(asdict(span), separators=(",", ":"), default=str) + "\n"
         try:
-            with self._lock, self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
+            with self._lock:
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(line)
+                self._written += 1
+                if self._written % self.TRIM_EVERY == 0:
+                    self._trim()
         except OSError:
             return
+
+    def _trim(self) -> None:
+        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if len(lines) <= MAX_SPANS:
+            return
+        spare = self.path.with_name(self.path.name + ".trim")
+        spare.write_text("".join(lines[-(MAX_SPANS // 2) :]), encoding="utf-8")
+        os.replace(spare, self.path)
 
     def of_task(self, task_id: str) -> list[Span]:
         try:

@@ -170,3 +170,14 @@ def test_the_invoke_request_carries_the_trace_header_for_xray(spans):
     header = tracing.parse_header(sent[0].decode() if isinstance(sent[0], bytes) else sent[0])
     (invoke,) = [s for s in spans.of_task(task_id) if s.name == "invoke"]
     assert (header.root, header.parent) == (invoke.trace, invoke.span)
+
+
+def test_a_span_file_is_trimmed_to_its_newest_half(tmp_path, monkeypatch):
+    monkeypatch.setattr(tracing, "MAX_SPANS", 40)
+    spans = tracing.FileSpans(tmp_path / "spans.jsonl")
+    spans.TRIM_EVERY = 10
+    root = "1-00000001-" + "a" * 24
+    for n in range(50):
+        spans.record(tracing.Span(root, f"s{n}", None, "run", "t", n, n + 1))
+    kept = [s.span for s in spans.of_task("t")]
+    assert kept == [f"s{n}" for n in range(30, 50)]  # trimmed to 20 at 50 records

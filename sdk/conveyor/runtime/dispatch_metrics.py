@@ -27,6 +27,8 @@ from collections import Counter
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Logger
+
 from ..catalog import TaskType
 from ..envelope import Envelope
 from .metrics import MetricsSink, TopTenants
@@ -35,6 +37,8 @@ from .outcome import Outcome
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
     from .executors import Executor
+
+logger = Logger(service="conveyor-dispatcher")
 
 
 class MeteredExecutor:
@@ -85,24 +89,32 @@ class DispatcherMetrics:
         self._kinds: Counter[str] = Counter()
         self._received = 0
         self._reconciled: Counter[str] = Counter()
+        #: The reporting thread, once ``attach`` started it.
+        self.thread: threading.Thread | None = None
 
     @classmethod
     def attach(
         cls, dispatcher: Dispatcher, stop: threading.Event, reconciler: Any = None
     ) -> DispatcherMetrics:
-        """Meter ``dispatcher`` and report every interval on a daemon thread until ``stop``."""
-        from .service import forever
-
+        """Meter ``dispatcher`` and report every interval on a daemon thread, the first
+        time one interval after the start and a last time when ``stop`` is set."""
         reporter = cls(dispatcher, MetricsSink("conveyor-dispatcher"), reconciler)
-
-        def body() -> float:
-            reporter.report()
-            return reporter.sink.interval
-
-        threading.Thread(
-            target=forever, args=("metrics", stop, body), daemon=True, name="metrics"
-        ).start()
+        reporter.thread = threading.Thread(
+            target=reporter.serve, args=(stop,), daemon=True, name="metrics"
+        )
+        reporter.thread.start()
         return reporter
+
+    def serve(self, stop: threading.Event) -> None:
+        """Report every interval until ``stop``, then once more; never raises."""
+        while True:
+            stopping = stop.wait(self.sink.interval)
+            try:
+                self.report()
+            except Exception:
+                logger.exception("could not report the dispatcher's metrics")
+            if stopping:
+                return
 
     def report(self) -> int:
         """Record this interval's metrics and flush them; returns EMF documents written."""

@@ -115,7 +115,7 @@ def serve(
         )
     for thread in threads:
         thread.start()
-    DispatcherMetrics.attach(dispatcher, stop, reconcile)  # EMF every CONVEYOR_METRICS_SECONDS
+    metrics = DispatcherMetrics.attach(dispatcher, stop, reconcile)  # EMF every minute
     next_flush = 0.0
     flush_backoff = Backoff()
 
@@ -139,3 +139,5 @@ def serve(
     dispatcher.settle_running()
     if dispatcher.tenancy is not None:
         dispatcher.tenancy.leave()  # others take the lanes over at once
+    if metrics.thread is not None:
+        metrics.thread.join(timeout=10)  # its last report (started when stop was set)
