@@ -65,7 +65,9 @@ def waits_for_retry(history: tuple[Entry, ...], record: TaskRecord) -> bool:
 
 
 def _retaken(history: tuple[Entry, ...], record: TaskRecord) -> bool:
-    return bool(history) and int(history[-1].get("n", 0)) < record.starts - 1
+    """The start before this one wrote no outcome (crash, kill -9, superseded)."""
+    last = int(history[-1].get("n", 0)) if history else 0
+    return last < record.starts - 1
 
 
 def entry(
@@ -122,8 +124,8 @@ def outcome_changes(
     added: list[Entry] = []
     wait: int | None = None
     if _retaken(history, record):
-        added.append(entry(record.starts - 1, started=None, finished=None, outcome="lost",
-                           target=None))  # fmt: skip
+        lost = entry(record.starts - 1, started=None, finished=None, outcome="lost", target=None)
+        added.append(lost)
     elif started is not None:
         wait = max(0, started - due_at(record))
         clock = "retry_wait_ms" if waits_for_retry(history, record) else "queue_wait_ms"

@@ -168,3 +168,25 @@ def test_conveyor_get_prints_the_attempt_history(rt):
     assert len(rows) == 2
     assert "throttled" in rows[0] and "Throttled" in rows[0] and "ok" in rows[1]
     assert "retry wait" in text and "3.00 s" in text  # the throttle's wait
+
+
+def test_an_attempt_that_wrote_no_outcome_is_marked_lost_and_adds_no_wait(rt):
+    client = rt.client()
+    task_id = client.submit("scripted", {"run": 0.5}).task_id
+    clock.advance(2)
+    now = ms(clock.now())
+    rt.store.transition(  # a start whose process then died: no outcome, lease runs out
+        task_id,
+        TaskState.RUNNING,
+        {"started_at": now, "lease_until": now + 30_000},
+        now,
+        increments={"attempts": 1, "starts": 1},
+    )
+    clock.advance(31)
+    body = rt.lanes.receive(client.get(task_id).lane, visibility=0)[0].body
+    assert rt.runner().run_body(body).state == "SUCCEEDED"
+    record = client.get(task_id)
+    assert [(h["n"], h["o"]) for h in record.history] == [(1, "lost"), (2, "ok")]
+    assert (record.queue_wait_ms, record.retry_wait_ms) == (0, 0)  # the lease is not a wait
+    tl = build_timeline(record, ms(clock.now()))
+    assert [a.outcome for a in tl.attempts] == ["lost", "ok"]
