@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conveyor import SubmitRequest
+from conveyor import SubmitRequest, TaskState
 from conveyor.aws import AwsClients
 from conveyor.aws.accounting import RequestCounter
 from conveyor.aws.attribution import PLATFORM, AttributingCounter
@@ -159,3 +159,21 @@ def test_the_meter_writes_once_per_interval_and_can_be_turned_off(aws, topology,
     monkeypatch.setenv("CONVEYOR_COSTS", "on")
     clients, on = counting(topology, region="us-east-1")
     assert isinstance(on, CostMeter) and clients.counter is on.counter
+
+
+def test_attribution_memory_is_bounded(aws, topology):
+    provision(aws, topology, ledger.catalog)
+    counter = AttributingCounter(remember=5)
+    counter.attach(aws.dynamodb)
+    store = aws_runtime(ledger.catalog, topology, aws).store
+    try:
+        for n in range(12):
+            store.delete(f"none{n}", state=TaskState.QUEUED)  # a keyed write each
+            aws.dynamodb.put_item(
+                TableName=topology.table,
+                Item={"id": {"S": f"x{n}"}, "tenant": {"S": "t"}, "type": {"S": "work"}},
+            )
+    finally:
+        aws.dynamodb.meta.events.unregister("after-call.*.*", unique_id=f"cnt-a-{id(counter)}")
+    assert len(counter.sizes) <= 5 and len(counter._tasks.data) <= 5
+    assert counter.take()[("t", "work")]["ddb_wru"] == 12

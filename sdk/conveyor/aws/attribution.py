@@ -16,8 +16,8 @@ for, and splits the request's units evenly among them:
 What names no task -- empty receives, depth reads, the pause set, the reconciler's
 queries, control items, this ledger's own writes -- is the platform's own cost
 (``PLATFORM``); reports show it on its own row and may spread it over tenants in
-proportion to their dollars. Memory is bounded: the task-ID and receipt maps keep the
-newest ``REMEMBER`` entries.
+proportion to their dollars. Memory is bounded: the task-ID, receipt and item-size maps
+keep the newest ``REMEMBER`` entries each.
 """
 
 from __future__ import annotations
@@ -52,6 +52,20 @@ class _Lru:
         return self.data.get(name)
 
 
+class _BoundedSizes(OrderedDict[tuple[str, str], int]):
+    """The counter's (table, key) -> item size memory, newest ``size`` entries only."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: tuple[str, str], value: int) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 def _json(text: Any) -> Any:
     if not isinstance(text, (str, bytes)):
         return None
@@ -72,6 +86,8 @@ class AttributingCounter(RequestCounter):
     over every key (``PLATFORM`` included) equal the plain counter's ``units``."""
 
     def __init__(self, *args: Any, remember: int = REMEMBER, **kwargs: Any) -> None:
+        # the item sizes the counter remembers are bounded too (a long-running process)
+        kwargs.setdefault("sizes", _BoundedSizes(remember))
         super().__init__(*args, **kwargs)
         self.by_key: defaultdict[Key, defaultdict[str, float]] = defaultdict(
             lambda: defaultdict(float)
