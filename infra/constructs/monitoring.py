@@ -147,6 +147,13 @@ def component_widgets(namespace: str, lanes: list[str]) -> list[cw.IWidget]:
             left=[metric("backlog", DISPATCHER, "Maximum", lane=lane) for lane in lanes],
         ),
         cw.GraphWidget(
+            title="Dispatcher: age of the oldest message received per lane (ms)",
+            width=12,
+            left=[
+                metric("oldest_age_received", DISPATCHER, "Maximum", lane=lane) for lane in lanes
+            ],
+        ),
+        cw.GraphWidget(
             title="Dispatcher: oldest age handed over (ms) and DLQ depth",
             width=12,
             left=[

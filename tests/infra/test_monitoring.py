@@ -9,14 +9,16 @@ def test_dashboard_shows_dispatcher_worker_reconciler_and_api_metrics(synth):
     body = json.dumps(next(iter(synth.resources("AWS::CloudWatch::Dashboard").values())))
     for title in (
         "Dispatcher: backlog per lane",
+        "age of the oldest message received per lane",
         "Dispatch rate per type",
         "Top tenants: dispatches and executor-seconds",
         "Workers: outcomes per type and kind",
         "Reconciler repairs",
     ):
         assert title in body, title
-    for metric in ("backlog", "dlq_depth", "oldest_age", "tenant_executor_seconds",
-                   "reconciler_resent", "backpressure_refusals"):  # fmt: skip
+    metrics = ("backlog", "dlq_depth", "oldest_age", "oldest_age_received",
+               "tenant_executor_seconds", "reconciler_resent", "backpressure_refusals")  # fmt: skip
+    for metric in metrics:
         assert f'\\"{metric}\\"' in body or f'MetricName=\\\\\\"{metric}' in body, metric
     assert body.count("SEARCH(") >= 5
     assert "conveyor-dispatcher" in body and "conveyor-api" in body

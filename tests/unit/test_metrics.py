@@ -175,16 +175,18 @@ def test_the_running_service_reports_its_metrics(rt, capsys, monkeypatch):
 
     monkeypatch.setenv("CONVEYOR_METRICS_SECONDS", "0.2")
     dispatcher = rt.dispatcher(pause_refresh=0, reconcile_every=None)
+    lane = rt.store.get(rt.client().submit("work", {"mode": "ok"}).task_id).lane
     stop = threading.Event()
     thread = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"wait_seconds": 0})
     thread.start()
     try:
         deadline, docs = time.monotonic() + 10, []
-        while time.monotonic() < deadline and not values(docs, "dlq_depth"):
+        while time.monotonic() < deadline and not values(docs, "oldest_age_received"):
             time.sleep(0.1)
             docs += emf(capsys)
     finally:
         stop.set()
         thread.join(timeout=10)
     assert values(docs, "dlq_depth") and {d["service"] for d in docs} == {"conveyor-dispatcher"}
+    assert [d["lane"] for d in docs if "oldest_age_received" in d] == [lane]
     assert type(dispatcher.executor).__name__ == "MeteredExecutor"

@@ -7,6 +7,8 @@ each hand-over and times it until its outcome is back) and ``report`` -- every
 * ``backlog`` / ``in_flight`` / ``delayed`` per lane and ``dlq_depth`` (one
   GetQueueAttributes per queue per interval: 17 queues at 60 s are ~25,000 requests a
   day, $0.01);
+* ``oldest_age_received`` per lane: the age of the oldest message the pullers received in
+  the interval (from SQS's SentTimestamp);
 * ``oldest_age`` per priority: the largest queue age (ms since the message was enqueued)
   among the tasks handed over in the interval (CloudWatch's own
   ``ApproximateAgeOfOldestMessage`` per lane is free and is what the alarm watches);
@@ -31,6 +33,7 @@ from aws_lambda_powertools import Logger
 
 from ..catalog import TaskType
 from ..envelope import Envelope
+from ..ports import InMessage
 from .metrics import MetricsSink, TopTenants
 from .outcome import Outcome
 
@@ -89,6 +92,8 @@ class DispatcherMetrics:
         self._kinds: Counter[str] = Counter()
         self._received = 0
         self._reconciled: Counter[str] = Counter()
+        self._oldest_lane: dict[str, float] = {}
+        self._lock = threading.Lock()
         #: The reporting thread, once ``attach`` started it.
         self.thread: threading.Thread | None = None
 
@@ -116,6 +121,15 @@ class DispatcherMetrics:
             if stopping:
                 return
 
+    def received(self, lane: str, messages: list[InMessage]) -> None:
+        """Note the age of the oldest of ``messages`` (ms since SQS accepted it)."""
+        sent = [m.sent_at_ms for m in messages if m.sent_at_ms > 0]
+        if not sent:
+            return
+        age = max(0.0, time.time() * 1000 - min(sent))
+        with self._lock:
+            self._oldest_lane[lane] = max(self._oldest_lane.get(lane, 0.0), age)
+
     def report(self) -> int:
         """Record this interval's metrics and flush them; returns EMF documents written."""
         d, sink = self.dispatcher, self.sink
@@ -129,6 +143,10 @@ class DispatcherMetrics:
         self._kinds = Counter(stats.kinds)
         sink.count("received", stats.received - self._received)
         self._received = stats.received
+        with self._lock:
+            oldest, self._oldest_lane = self._oldest_lane, {}
+        for lane, age in oldest.items():
+            sink.gauge("oldest_age_received", age, "Milliseconds", lane=lane)
         for priority, age in self.executor.oldest().items():
             sink.gauge("oldest_age", age, "Milliseconds", priority=priority)
         fair = getattr(d, "fair", None)

@@ -73,6 +73,8 @@ def serve(
     """Serve until ``stop`` is set, then settle what is running. ``reconcile`` runs on
     its own thread and returns the seconds until its next pass."""
 
+    metrics = DispatcherMetrics.attach(dispatcher, stop, reconcile)  # EMF every minute
+
     def pull(lane: str) -> float:
         if not dispatcher.serves(lane):
             return 1.0  # another dispatcher holds its lease
@@ -86,6 +88,7 @@ def serve(
         messages = dispatcher.lanes.receive(
             lane, max_messages=min(10, room), wait_seconds=wait_seconds
         )
+        metrics.received(lane, messages)
         dispatcher.ingest(lane, messages)
         return 0.0
 
@@ -115,7 +118,6 @@ def serve(
         )
     for thread in threads:
         thread.start()
-    metrics = DispatcherMetrics.attach(dispatcher, stop, reconcile)  # EMF every minute
     next_flush = 0.0
     flush_backoff = Backoff()
 
