@@ -84,7 +84,7 @@ def test_the_table_names_every_variant_and_the_blast_radius_and_the_chart_is_dra
     text = console.export_text()
     for name in VARIANTS:
         assert f"│ {name} " in text
-    assert "Blast radius of N=16, k=2: 1/C(16,2) = 0.83%" in text
+    assert "Blast radius of N=8, k=2: 1/C(8,2) = 3.57%" in text
     written = charts(report, tmp_path)
     assert tmp_path / "heavy1000-tenancy.png" in written
     assert (tmp_path / "heavy1000-tenancy.png").stat().st_size > 1000
