@@ -156,7 +156,14 @@ def test_the_submit_function_counts_back_pressure_refusals(capsys, monkeypatch):
         def submit(self, *args, **kwargs):
             raise Overloaded("tenant t1 is over its share", retry_after=3)
 
+    class Owner:  # the caller resolved as the platform owner
+        def caller(self, event):
+            from conveyor.runtime.http_api import OWNER
+
+            return OWNER
+
     monkeypatch.setattr(app, "_client", Refusing())
+    monkeypatch.setattr(app, "_access", Owner())
     event = {
         "rawPath": "/tasks/work",
         "requestContext": {"http": {"method": "POST"}},

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 from ..dashboard import cli as people
 from ..errors import ConveyorError
-from . import costs, dev, dlq, pausing, schedules, service, tasks
+from . import costs, dev, dlq, pausing, principals, schedules, service, simulate, tasks
 from .common import err_console
 
 #: Each module exposes ``register(app)``; order is the order of ``conveyor --help``.
@@ -35,9 +35,11 @@ COMMAND_GROUPS: tuple[ModuleType, ...] = (
     pausing,
     dlq,
     schedules,
+    principals,
     costs,
     dev,
     service,
+    simulate,
 )
 
 
