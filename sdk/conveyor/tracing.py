@@ -45,19 +45,33 @@ MAX_SPANS = 20_000
 
 @dataclass(frozen=True, slots=True)
 class TraceHeader:
+    """``parent`` is the span new spans hang under; ``origin`` (ours, not X-Ray's) the span
+    a task's waits hang under once an executor re-parented the header: its admission."""
+
     root: str
     parent: str | None = None
     sampled: bool = True
+    origin: str | None = None
 
     def to_header(self) -> str:
+        """The header as Conveyor carries it (envelope, Lambda event)."""
+        origin = f";Origin={self.origin}" if self.origin else ""
+        return self.xray() + origin
+
+    def xray(self) -> str:
+        """The header as X-Ray reads it (``X-Amzn-Trace-Id``)."""
         parts = [f"Root={self.root}"]
         if self.parent:
             parts.append(f"Parent={self.parent}")
         parts.append(f"Sampled={1 if self.sampled else 0}")
         return ";".join(parts)
 
-    def child(self, span_id: str) -> TraceHeader:
-        return TraceHeader(self.root, span_id, self.sampled)
+    def child(self, span_id: str, origin: str | None = None) -> TraceHeader:
+        return TraceHeader(self.root, span_id, self.sampled, origin)
+
+    def waits_under(self) -> TraceHeader:
+        """The header a wait's span is recorded under (the origin, else the parent)."""
+        return TraceHeader(self.root, self.origin or self.parent, self.sampled)
 
 
 def parse_header(text: str | None) -> TraceHeader | None:
@@ -72,7 +86,12 @@ def parse_header(text: str | None) -> TraceHeader | None:
     pieces = root.split("-")
     if len(pieces) != 3 or pieces[0] != "1" or len(pieces[1]) != 8 or len(pieces[2]) != 24:
         return None
-    return TraceHeader(root, fields.get("Parent") or None, fields.get("Sampled", "1") != "0")
+    return TraceHeader(
+        root,
+        fields.get("Parent") or None,
+        fields.get("Sampled", "1") != "0",
+        fields.get("Origin") or None,
+    )
 
 
 def span_id() -> str:

@@ -96,6 +96,25 @@ def test_clocks_and_history_across_a_hold_a_retry_a_throttle(rt):
     assert [s.end_ms - s.start_ms for s in tl.segments if s.kind == "retry"] == [6_000, 3_000]
 
 
+def test_a_retry_span_covers_the_backoff_as_the_retry_clock_does(rt):
+    from conveyor import tracing
+
+    recorder = tracing.MemorySpans()
+    tracing.use(recorder)
+    try:
+        client = rt.client()
+        dispatcher = rt.dispatcher(pause_refresh=0)
+        script = {"1/0": "retry"}
+        task_id = client.submit("scripted", {"run": 0.5, "script": script}).task_id
+        pump(dispatcher)
+        clock.advance(4 + 1)  # a 4 s backoff, then 1 s late
+        pump(dispatcher)
+    finally:
+        tracing.use(None)
+    (retry,) = [s for s in recorder.of_task(task_id) if s.name == "retry"]
+    assert retry.duration_ms == client.get(task_id).retry_wait_ms == 5_000
+
+
 def test_a_redrive_starts_a_new_queue_wait(rt):
     client = rt.client()
     dispatcher = rt.dispatcher(pause_refresh=0)

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from ..catalog import TaskType
 from ..envelope import Envelope
 from ..ports import now_ms
+from ..tracing import parse_header
 from . import spans
 from .outcome import HOLD, RETRY, Outcome
 from .runner import TaskRunner
@@ -104,9 +105,9 @@ class LambdaExecutor:
     def _trace_header(self, request: Any, **_: Any) -> None:
         """Send the task's trace header with its Invoke, as X-Ray's own SDK would, so in
         AWS the function's segment joins the task's trace under the ``invoke`` span."""
-        trace = getattr(self._local, "trace", None)
-        if trace:
-            request.headers["X-Amzn-Trace-Id"] = trace
+        header = parse_header(getattr(self._local, "trace", None))
+        if header is not None:
+            request.headers["X-Amzn-Trace-Id"] = header.xray()
 
     def _invoke(self, task_type: TaskType, body: str, env: Envelope) -> Outcome:
         traced, sid = spans.invoking(env)

@@ -22,8 +22,12 @@ def waited(env: Envelope, record: TaskRecord) -> None:
         return
     history = tuple(record.history)
     kind = "retry" if clocks.waits_for_retry(history, record) else "queue"
-    start = min(clocks.due_at(record), record.started_at)
-    tracing.record(header, kind, record.task_id, start, record.started_at, attempt=record.starts)
+    start = clocks.due_at(record)
+    if kind == "retry" and history and isinstance(history[-1].get("f"), int):
+        start = int(history[-1]["f"])  # the backoff is part of the wait
+    start = min(start, record.started_at)
+    under = header.waits_under()  # the admission, not the invoke that ended the wait
+    tracing.record(under, kind, record.task_id, start, record.started_at, attempt=record.starts)
 
 
 def ran(env: Envelope, record: TaskRecord, outcome: Outcome, executor: str, now: int) -> None:
@@ -49,7 +53,8 @@ def invoking(env: Envelope, trace: str | None = None) -> tuple[Envelope, str | N
     if header is None:
         return env, None
     sid = tracing.span_id()
-    return dataclasses.replace(env, trace=header.child(sid).to_header()), sid
+    child = header.child(sid, origin=header.origin or header.parent)
+    return dataclasses.replace(env, trace=child.to_header()), sid
 
 
 def invoked(env: Envelope, sid: str | None, start_ms: int, end_ms: int, outcome: str) -> None:
