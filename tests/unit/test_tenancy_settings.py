@@ -44,6 +44,7 @@ def test_the_environment_compresses_the_clock_and_reaches_leaser_and_supervisor(
     assert (leaser.lease, leaser.heartbeat, leaser.margin) == (3.0, 0.5, 0.5)
     assert supervisor.interval == 0.25
     assert supervisor.detector.window == 1.0
+    assert supervisor.detector.expected_units == 40.0  # the same rate, per shorter window
     assert (supervisor.pool.hot_for, supervisor.pool.cool_for) == (0.5, 4.0)
     assert supervisor.pressure.max_age == 2.0
 

@@ -28,6 +28,10 @@ from .leaser import LaneLeaser
 from .settings import TenancySettings
 from .supervisor import TenantSupervisor
 
+#: Tasks per second the heavy-tenant detector expects (sets its sampling rate and the
+#: least traffic a share is taken of: 200 tasks per default 5-s window).
+EXPECTED_RATE = 40.0
+
 
 def member_id() -> str:
     """This process's name among the dispatchers: ``CONVEYOR_MEMBER``, else host-pid."""
@@ -71,7 +75,10 @@ class DispatcherTenancy:
             self.member,
             rng=rng,
             detector=SampleAndHold(
-                threshold=0.2, expected_units=200, rng=rng, window=s.heavy_window
+                threshold=0.2,
+                expected_units=EXPECTED_RATE * s.heavy_window,
+                rng=rng,
+                window=s.heavy_window,
             ),
             pool=PoolPolicy(topology.pool_lanes, hot_for=s.hot_for, cool_for=s.cool_for),
             pressure=BackPressure(max_age=s.max_age),
