@@ -35,7 +35,9 @@ pytestmark = pytest.mark.e2e
 MEMBERS = ("d1", "d2", "d3")
 TENANTS = 10
 TASKS = 300
-METERED = 60
+#: Tasks of the rate-limited type, submitted first: unlimited, they would start as fast
+#: as the dispatchers pull (several times the limit).
+METERED = 90
 #: Sliding window (s) over which starts of the rate-limited type are counted.
 WINDOW = 3.0
 
@@ -78,7 +80,7 @@ def test_three_dispatchers_one_killed_lanes_taken_over_nothing_lost_rate_held(
             priorities = ("high", "normal", "low")
             requests = [
                 {
-                    "task_type": "metered" if i % (TASKS // METERED) == 0 else "job",
+                    "task_type": "metered" if i < METERED else "job",
                     "payload": {"n": i},
                     "tenant": f"t{i % TENANTS}",
                     "priority": priorities[i % 3],
