@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 #: Rules acknowledged for the whole stack, with why.
@@ -101,6 +102,24 @@ def _acknowledge_sqs_mappings(stack: Any) -> int:
     return len(mappings)
 
 
+#: Acknowledged on the alarm topic's email subscription only.
+ALARM_SUBSCRIPTION_ACKNOWLEDGEMENTS: dict[str, str] = {
+    "Serverless-SNSRedrivePolicy": "An alarm email SNS could not deliver after its retries "
+    "is not a task: it must not land in the deployment's task DLQ, and the alarm's state "
+    "stays visible in CloudWatch and on the dashboard.",
+}
+
+
+def _acknowledge_alarm_subscriptions(stack: Any) -> int:
+    subscriptions = [
+        node for node in stack.monitoring.node.find_all() if isinstance(node, sns.CfnSubscription)
+    ]
+    for subscription in subscriptions:
+        for rule, reason in ALARM_SUBSCRIPTION_ACKNOWLEDGEMENTS.items():
+            Validations.of(subscription).acknowledge(Acknowledgment(id=rule, reason=reason))
+    return len(subscriptions)
+
+
 def apply_nag(app: App, stack: Any) -> dict[str, str]:
     """Add both packs and every acknowledgement; returns them (rule id -> reason)."""
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
@@ -109,4 +128,6 @@ def apply_nag(app: App, stack: Any) -> dict[str, str]:
         Validations.of(stack).acknowledge(Acknowledgment(id=rule, reason=reason))
     if _acknowledge_sqs_mappings(stack):
         acknowledgements.update(SQS_MAPPING_ACKNOWLEDGEMENTS)
+    if _acknowledge_alarm_subscriptions(stack):
+        acknowledgements.update(ALARM_SUBSCRIPTION_ACKNOWLEDGEMENTS)
     return acknowledgements

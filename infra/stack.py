@@ -19,7 +19,7 @@ from conveyor.catalog import load_catalog
 from conveyor.topology import Topology
 from conveyor.triggers import fire_body, schedule_name, trigger_transformer
 
-from . import binding
+from . import binding, permissions
 from .constructs import (
     DispatcherService,
     LambdaExecutor,
@@ -65,6 +65,11 @@ class ConveyorStack(Stack):
         catalog_module: str,
         stage: str,
         shards: int = 1,
+        spread: int = 2,
+        pool: int = 0,
+        max_dispatchers: int = 1,
+        alarm_email: str | None = None,
+        admin_principals: tuple[str, ...] = (),
         scale_dispatcher: bool = True,
         powertools_layer_version: int = 27,
         **kwargs: Any,
@@ -72,7 +77,7 @@ class ConveyorStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         catalog = load_catalog(catalog_module)
         task_types = list(catalog)
-        topology = Topology(prefix=f"conveyor-{stage}", shards=shards)
+        topology = Topology(prefix=f"conveyor-{stage}", shards=shards, spread=spread, pool=pool)
         self.topology = topology
 
         queues = LaneQueues(
@@ -86,14 +91,20 @@ class ConveyorStack(Stack):
         bus = events.EventBus(self, "Bus", event_bus_name=topology.event_bus)
         env = binding.environment(topology, catalog_module, bucket.bucket_name)
 
-        def grant_state(role: iam.IGrantable) -> None:
-            table.grant_read_write_data(role)
+        def grant_state(
+            role: iam.IGrantable,
+            table_actions: tuple[str, ...],
+            object_actions: tuple[str, ...] = permissions.RUNTIME_OBJECT_ACTIONS,
+            dead_letters: bool = True,
+        ) -> None:
+            """Only the table and object actions the role's code calls (``permissions``)."""
+            table.grant(role, *table_actions)
             bus.grant_put_events_to(role)
-            queues.dlq.grant_send_messages(role)
-            assert role.grant_principal is not None
+            if dead_letters:
+                queues.dlq.grant_send_messages(role)
             iam.Grant.add_to_principal(
                 grantee=role,
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                actions=list(object_actions),
                 resource_arns=[bucket.arn_for_objects("*")],
             )
 
@@ -116,7 +127,7 @@ class ConveyorStack(Stack):
                 layers=[layer],
                 **binding.lambda_props(task_type, topology),
             )
-            grant_state(executor.function)
+            grant_state(executor.function, permissions.EXECUTOR_TABLE_ACTIONS)
             if task_type.direct:
                 queue = queues.queues[topology.work_queue(task_type.name)]
                 executor.function.add_event_source(
@@ -142,7 +153,7 @@ class ConveyorStack(Stack):
                 queue=queue,
                 **binding.worker_props(task_type, topology),
             )
-            grant_state(worker.task_role)
+            grant_state(worker.task_role, permissions.WORKER_TABLE_ACTIONS)
             queue.grant_consume_messages(worker.task_role)
             queue.grant_send_messages(worker.task_role)
             self.workers[task_type.name] = worker
@@ -155,8 +166,20 @@ class ConveyorStack(Stack):
             image=image,
             environment=env,
             lanes=[queues.queues[name] for name in topology.lanes] if scale_dispatcher else (),
+            max_dispatchers=max_dispatchers,
         )
-        grant_state(dispatcher.task_role)
+        grant_state(dispatcher.task_role, permissions.DISPATCHER_TABLE_ACTIONS)
+        dispatcher.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:DeleteItem"],
+                resources=[table.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": list(permissions.DISPATCHER_DELETE_KEYS)
+                    }
+                },
+            )
+        )
         for name, queue in queues.queues.items():
             if name in topology.lanes:
                 queue.grant_consume_messages(dispatcher.task_role)
@@ -165,8 +188,19 @@ class ConveyorStack(Stack):
             function.grant_invoke(dispatcher.task_role)
         self.dispatcher = dispatcher
 
+        # The submit API alone reads the admins (the HTTP tenant boundary, runtime.access).
+        admins = (
+            {"CONVEYOR_ADMIN_PRINCIPALS": ",".join(admin_principals)} if admin_principals else {}
+        )
         self._time_and_triggers(
-            task_types, topology, queues, catalog_module, code, layer, env, grant_state
+            task_types,
+            topology,
+            queues,
+            catalog_module,
+            code,
+            layer,
+            {**env, **admins},
+            grant_state,
         )
 
         monitoring = Monitoring(
@@ -177,6 +211,8 @@ class ConveyorStack(Stack):
             dlq=queues.dlq,
             namespace="Conveyor",
             service="conveyor",
+            topic_name=f"{topology.prefix}-alarms",
+            alarm_email=alarm_email,
         )
         self.queues, self.table, self.bucket, self.bus = queues, table, bucket, bus
         self.monitoring, self.network = monitoring, network
@@ -267,7 +303,12 @@ class ConveyorStack(Stack):
             environment=env,
             layers=[layer],
         )
-        grant_state(submit.function)
+        grant_state(
+            submit.function,
+            permissions.SUBMIT_TABLE_ACTIONS,
+            permissions.SUBMIT_OBJECT_ACTIONS,
+            dead_letters=False,
+        )
         for queue in lanes:
             queue.grant_send_messages(submit.function)
         group.grant_manage(submit.function, self.region, self.account)

@@ -65,6 +65,23 @@ def oldest_age_metric(queues: Sequence[sqs.IQueue]) -> cw.IMetric:
     )
 
 
+def service_target(
+    scope: Construct, service: ecs.FargateService, min_tasks: int, max_tasks: int
+) -> aas.ScalableTarget:
+    """The desired-count scalable target of an ECS service, created after the service."""
+    target = aas.ScalableTarget(
+        scope,
+        "ScalableTarget",
+        service_namespace=aas.ServiceNamespace.ECS,
+        scalable_dimension="ecs:service:DesiredCount",
+        min_capacity=min_tasks,
+        max_capacity=max_tasks,
+        resource_id=f"service/{service.cluster.cluster_name}/{service.service_name}",
+    )
+    target.node.add_dependency(service)
+    return target
+
+
 class DepthScaling(Construct):
     def __init__(
         self,
@@ -76,16 +93,7 @@ class DepthScaling(Construct):
         scaling: StepScaling,
     ) -> None:
         super().__init__(scope, construct_id)
-        target = aas.ScalableTarget(
-            self,
-            "ScalableTarget",
-            service_namespace=aas.ServiceNamespace.ECS,
-            scalable_dimension="ecs:service:DesiredCount",
-            min_capacity=0,
-            max_capacity=scaling.max_workers,
-            resource_id=f"service/{service.cluster.cluster_name}/{service.service_name}",
-        )
-        target.node.add_dependency(service)
+        target = service_target(self, service, 0, scaling.max_workers)
         self.target = target
         backlog = backlog_metric(queues)
 

@@ -28,6 +28,7 @@ class FargateApp(Construct):
         memory_mb: int,
         desired_count: int,
         min_healthy_percent: int,
+        max_healthy_percent: int = 200,
         stop_timeout_seconds: int = 120,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
@@ -56,6 +57,6 @@ class FargateApp(Construct):
             desired_count=desired_count,
             assign_public_ip=True,
             min_healthy_percent=min_healthy_percent,
-            max_healthy_percent=200,
+            max_healthy_percent=max_healthy_percent,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
         )

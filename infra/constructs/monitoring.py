@@ -1,6 +1,8 @@
 """Alarms on what needs a human (anything in the DLQ; lanes whose oldest message is too
-old) and one dashboard per deployment: depth and age per lane, throughput, outcomes,
-retries, the DLQ, and queue wait against run time (from the executors' EMF metrics)."""
+old), sent to one SNS topic (TLS-only; with an email subscription when ``alarm_email``
+is given: AWS mails a confirmation link first), and one dashboard per deployment: depth
+and age per lane, throughput, outcomes, retries, the DLQ, and queue wait against run time
+(from the executors' EMF metrics)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,9 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -26,8 +31,13 @@ class Monitoring(Construct):
         namespace: str,
         service: str,
         max_age_seconds: int = 900,
+        topic_name: str | None = None,
+        alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.topic = sns.Topic(self, "AlarmTopic", topic_name=topic_name, enforce_ssl=True)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         self.alarms: list[cw.Alarm] = []
         self.dlq_alarm = cw.Alarm(
             self,
@@ -57,6 +67,11 @@ class Monitoring(Construct):
                     alarm_description=f"{name}: oldest task waits over {max_age_seconds}s",
                 )
             )
+
+        notify = cw_actions.SnsAction(self.topic)
+        for alarm in self.alarms:
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)
 
         def emf(metric: str, statistic: str = "Sum") -> cw.Metric:
             return cw.Metric(

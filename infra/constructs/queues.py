@@ -5,13 +5,16 @@ redrive to the DLQ after ``max_receive_count`` receives. That count is high on p
 Conveyor counts attempts in the task record, re-sends a message as a fresh copy after 50
 receives (holds and throttles), and dead-letters real failures itself with a reason; the
 SQS redrive only catches poison messages that crash a consumer.
+
+The DLQ is retained when the stack is destroyed (its messages are the only copy of what
+failed for good); the lanes and work queues are not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -36,6 +39,7 @@ class LaneQueues(Construct):
             retention_period=retention,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         self.queues: dict[str, sqs.Queue] = {}
         for index, (name, seconds) in enumerate(visibility.items()):

@@ -1,5 +1,7 @@
 """The HTTP submit API: API Gateway HTTP API, IAM-authorized (callers sign with SigV4),
-in front of the thin submit function. Access logs with retention; default throttling."""
+in front of the thin submit function. Access logs (with the signing principal, whose
+tenant the function enforces: ``conveyor.runtime.access``) with retention; default
+throttling."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from constructs import Construct
 
 ACCESS_LOG_FORMAT = (
     '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
-    '"caller":"$context.identity.caller","method":"$context.httpMethod",'
+    '"caller":"$context.identity.caller","principal":"$context.identity.userArn",'
+    '"method":"$context.httpMethod",'
     '"path":"$context.path","status":"$context.status","latency":"$context.responseLatency"}'
 )
 

@@ -1,5 +1,7 @@
 """The task table: on demand, point-in-time recovery, TTL on ``ttl``, AWS-managed
-encryption, and the one KEYS_ONLY index ``by_type`` (type, id)."""
+encryption, deletion protection (a ``cdk destroy`` or a stray delete cannot drop it; turn
+it off in the console first), retained on stack deletion, and the one KEYS_ONLY index
+``by_type`` (type, id)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class TaskTable(Construct):
             encryption=ddb.TableEncryption.AWS_MANAGED,
             time_to_live_attribute="ttl",
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            deletion_protection=retain,
         )
         self.table.add_global_secondary_index(
             index_name=index_name,

@@ -99,6 +99,12 @@ class InvalidTransition(ConveyorError):
         self.current = current
 
 
+class Forbidden(ConveyorError):
+    """The caller may not act on this tenant or task (the HTTP API's tenant boundary)."""
+
+    http_status = 403
+
+
 class Overloaded(ConveyorError):
     """Admission refused: the producer (or its tenant) must back off for ``retry_after`` s."""
 

@@ -246,3 +246,24 @@ class ControlStore(Protocol):
     def release(self, lane: str, member: str) -> None: ...
 
     def leases(self, lanes: Sequence[str]) -> dict[str, tuple[str, float]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What one principal may do at the HTTP edge: act for ``tenant`` (None: no tenant),
+    or for every tenant when ``admin``."""
+
+    tenant: str | None
+    admin: bool = False
+
+
+class PrincipalDirectory(Protocol):
+    """Principal (an IAM ARN, normalized by ``runtime.access.principal_key``) -> Grant."""
+
+    def lookup(self, principal: str) -> Grant | None:
+        """The principal's grant, or None when it is not mapped."""
+        ...
+
+    def grant(self, principal: str, grant: Grant) -> None: ...
+
+    def revoke(self, principal: str) -> None: ...

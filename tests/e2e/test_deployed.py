@@ -10,7 +10,8 @@ Those run, unchanged, against the dev cloud (moto server on loopback):
 * every function in the host, from its cdk.out asset with only boto3 and the Powertools
   layer importable, and nothing injected;
 * the Fargate worker's command for each Fargate type;
-* the submit function, invoked with API Gateway events, as the only producer.
+* the submit function, invoked with API Gateway events, as the only producer: signed by
+  a principal the platform owner mapped to a tenant (``conveyor.aws.principals``).
 
 The only additions are what the cloud itself provides: the endpoint, credentials and
 region, ``PYTHONPATH`` as the container image sets it, and tracing off (no X-Ray daemon).
@@ -31,9 +32,11 @@ import pytest
 from botocore.config import Config
 
 from conveyor import TaskState
+from conveyor.aws.principals import DynamoPrincipals
 from conveyor.catalog import load_catalog
 from conveyor.local.devcloud import DEV_CREDENTIALS, DevCloud, dev_client
 from conveyor.local.lambda_host import LambdaHost
+from conveyor.ports import Grant
 from conveyor.topology import Topology
 from tests.infra.conftest import Synth
 from tests.support.deployed import Shipped
@@ -41,6 +44,9 @@ from tests.support.waiting import wait_terminal
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
+#: The producer's IAM role, as API Gateway's IAM authorizer reports a session of it.
+PRODUCER = "arn:aws:iam::000000000000:role/shop-producer"
+SESSION = "arn:aws:sts::000000000000:assumed-role/shop-producer/ci"
 
 #: (task type, payload) -> the state each example task must end in.
 EXAMPLES = [
@@ -143,7 +149,10 @@ def deployed(tmp_path_factory):
 def _submit(lam, function: str, task_type: str, payload: object) -> dict:
     event = {
         "rawPath": f"/tasks/{task_type}",
-        "requestContext": {"http": {"method": "POST"}},
+        "requestContext": {
+            "http": {"method": "POST"},
+            "authorizer": {"iam": {"userArn": SESSION}},
+        },
         "headers": {"content-type": "application/json"},
         "body": json.dumps({"payload": payload}),
     }
@@ -179,8 +188,9 @@ def test_the_example_catalog_runs_to_its_terminal_states_as_deployed(deployed):
         config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
     )
     (submit,) = [f.name for f in shipped.functions.values() if "submit" in f.handler]
-    ids = [_submit(lam, submit, t, p)["id"] for t, p, _ in EXAMPLES]
     client = dev_client(cloud)
+    DynamoPrincipals(client.store.ddb, cloud.topology.table).grant(PRODUCER, Grant("shop"))
+    ids = [_submit(lam, submit, t, p)["id"] for t, p, _ in EXAMPLES]
     try:
         records = wait_terminal(client, ids, timeout=45)
     except AssertionError as exc:
@@ -189,6 +199,7 @@ def test_the_example_catalog_runs_to_its_terminal_states_as_deployed(deployed):
     assert [r.state for r in records] == [state for _, _, state in EXAMPLES], [
         (r.task_type, r.state, r.error) for r in records
     ]
+    assert {r.tenant for r in records} == {"shop"}  # from the signing principal
     thumbnail = client.result(ids[2])
     assert (thumbnail["width"], thumbnail["height"]) == (256, 128)
     assert thumbnail["key"].startswith("thumbs/")

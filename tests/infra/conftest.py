@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+#: One lane set per class, no pool: the single-tenant shape most template tests read.
+SINGLE = {"shards": 1, "pool": 0}
+
+
 class Synth:
-    def __init__(self, tmp_dir, catalog: str = "examples.catalog", stage: str = "test") -> None:
+    def __init__(
+        self,
+        tmp_dir,
+        catalog: str = "examples.catalog",
+        stage: str = "test",
+        context: dict | None = None,
+    ) -> None:
         import aws_cdk as cdk
         from aws_cdk.assertions import Template
 
         import app as cdk_app
 
-        self.app = cdk.App(outdir=str(tmp_dir), context={"catalog": catalog, "stage": stage})
+        self.app = cdk.App(
+            outdir=str(tmp_dir), context={"catalog": catalog, "stage": stage, **(context or {})}
+        )
         self.stack = cdk_app.build(self.app)
         # cdk-nag runs here, as policy validation: any unacknowledged finding raises.
         self.assembly = self.app.synth()
@@ -31,10 +45,37 @@ class Synth:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory) -> Synth:
-    return Synth(tmp_path_factory.mktemp("cdk.out"))
+    return Synth(tmp_path_factory.mktemp("cdk.out"), context=SINGLE)
+
+
+@pytest.fixture(scope="session")
+def tenant_synth(tmp_path_factory) -> Synth:
+    """The multi-tenant defaults (``app.DEFAULTS``: shards, spread, pool, dispatchers),
+    an alarm email and an admin principal."""
+    return Synth(
+        tmp_path_factory.mktemp("cdk.out"),
+        stage="mt",
+        context={"alarm_email": "ops@example.com", "admin_principals": ADMIN_ARN},
+    )
+
+
+ADMIN_ARN = "arn:aws:iam::111122223333:role/conveyor-ops"
 
 
 @pytest.fixture(scope="session")
 def direct_synth(tmp_path_factory) -> Synth:
     """A catalog with a ``direct`` Lambda type (SQS event source mapping), cdk-nag on."""
-    return Synth(tmp_path_factory.mktemp("cdk.out"), "tests.support.direct_catalog", "direct")
+    return Synth(
+        tmp_path_factory.mktemp("cdk.out"), "tests.support.direct_catalog", "direct", SINGLE
+    )
+
+
+def cfn_lint_errors(template_path) -> list[dict]:
+    """cfn-lint's error-level findings on a synthesized template (warnings ignored)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--format", "json", str(template_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return [f for f in json.loads(done.stdout or "[]") if f["Level"] == "Error"]

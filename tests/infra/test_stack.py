@@ -5,8 +5,6 @@ the dev cloud provisions."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -15,6 +13,7 @@ from aws_cdk.assertions import Match
 from conveyor.local.provision import provision
 from conveyor.policy.scaling import ScalingRule
 from examples.catalog import catalog
+from tests.infra.conftest import cfn_lint_errors
 
 pytestmark = pytest.mark.infra
 
@@ -222,14 +221,17 @@ def test_queue_depth_scaling_follows_the_rule_table(synth):
         t["Properties"]
         for t in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
     ]
-    assert sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets) == [(0, 1), (0, 4)]
+    assert sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets) == [(0, 3), (0, 4)]
     rule = ScalingRule(max_workers=4)
     expected = [(0, None, 0)] + [
         (w, lo - 1, None if up is None else up - 1) for lo, up, w in rule.table()
     ]
     steps = _steps_by_capacity(synth)
     assert steps[4] == sorted(expected, key=str)  # the re-index workers: 0 -> 4 -> 0
-    assert steps[1] == sorted([(1, 0, None), (0, None, 0)], key=str)  # the dispatcher: 0 <-> 1
+    # the dispatcher: 0 -> 1 -> 2 -> 3 (one more per 2,000 waiting messages) -> 0
+    assert steps[3] == sorted(
+        [(0, None, 0), (1, 0, 1999), (2, 1999, 3999), (3, 3999, None)], key=str
+    )
     alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
     backlog = [
         a
@@ -270,15 +272,7 @@ def test_no_iam_wildcard_actions(synth):
 
 
 def test_cfn_lint_reports_no_errors(synth):
-    done = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "json", str(synth.template_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    findings = json.loads(done.stdout or "[]")
-    errors = [f for f in findings if f["Level"] == "Error"]
-    assert errors == [], errors
+    assert cfn_lint_errors(synth.template_path) == []
 
 
 def test_dev_cloud_provisions_what_the_template_declares(synth, aws):

@@ -26,6 +26,7 @@ def test_every_command_is_registered_once():
         "resume",
         "dlq",
         "schedule",
+        "principals",
         "dev",
         "demo",
         "dispatcher",

@@ -25,11 +25,20 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 from ..dashboard import cli as people
 from ..errors import ConveyorError
-from . import dev, dlq, pausing, schedules, service, tasks
+from . import dev, dlq, pausing, principals, schedules, service, tasks
 from .common import err_console
 
 #: Each module exposes ``register(app)``; order is the order of ``conveyor --help``.
-COMMAND_GROUPS: tuple[ModuleType, ...] = (tasks, people, pausing, dlq, schedules, dev, service)
+COMMAND_GROUPS: tuple[ModuleType, ...] = (
+    tasks,
+    people,
+    pausing,
+    dlq,
+    schedules,
+    principals,
+    dev,
+    service,
+)
 
 
 def build_app(groups: tuple[ModuleType, ...] = COMMAND_GROUPS) -> typer.Typer:

@@ -35,6 +35,9 @@ def dev(
     ] = True,
     http_port: Annotated[int, typer.Option(help="HTTP submit API port; 0 picks one")] = 0,
     dashboard_port: Annotated[int, typer.Option(help="web dashboard port; 0 picks one")] = 0,
+    shards: Annotated[int, typer.Option(help="lanes per priority class")] = 1,
+    spread: Annotated[int, typer.Option(help="lanes per tenant (shuffle sharding)")] = 2,
+    pool: Annotated[int, typer.Option(help="spare lanes lent to heavy tenants")] = 0,
 ) -> None:
     """Start the dev cloud (moto server on loopback), provision the catalog, run the
     platform on it, serve the HTTP submit API, and wait for Ctrl-C."""
@@ -46,7 +49,10 @@ def dev(
 
     path = catalog_path(catalog)
     cloud = DevCloud(
-        load_catalog(path), Topology(prefix=prefix), port=port, catalog_module=path
+        load_catalog(path),
+        Topology(prefix=prefix, shards=shards, spread=spread, pool=pool),
+        port=port,
+        catalog_module=path,
     ).start()
     platform = LocalPlatform(cloud).start() if run else None
     sdk: Conveyor = platform.runtime.client() if platform else dev_client(cloud)

@@ -6,6 +6,16 @@ with JSON (its own errors included), refuses a body over ``max_body`` bytes (10 
 Gateway's limit) from its Content-Length before reading it (413), drops clients that
 stall for ``timeout`` seconds (408 once the headers are in), and queues up to
 ``BACKLOG`` connections waiting for a thread.
+
+Acting as a principal (dev cloud only): API Gateway authenticates SigV4 and hands the
+function the caller's ARN; on loopback nobody signs, so a request may name its
+principal in the ``x-conveyor-principal`` header (an IAM ARN), which this server puts
+where API Gateway puts the ARN (``requestContext.authorizer.iam.userArn``). The header
+means nothing to the deployed API (the function reads only what API Gateway verified).
+A request without it acts as the platform owner, as the SDK does: the server listens
+on 127.0.0.1 only, where the dev cloud's credentials are anyone's anyway. Principals
+are mapped to tenants as in AWS (``conveyor.aws.principals`` items in the dev cloud's
+table, ``CONVEYOR_ADMIN_PRINCIPALS`` for admins).
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..ports import PrincipalDirectory
+from ..runtime.access import PRINCIPAL_HEADER, TenantAccess, admins_from_env
 from ..runtime.http_api import error_response, handle
 
 LOOPBACK = "127.0.0.1"
@@ -48,9 +60,11 @@ class _RequestError(Exception):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """One connection. ``client``, ``max_body`` and ``timeout`` come from a subclass."""
+    """One connection. ``client``, ``access``, ``max_body`` and ``timeout`` come from a
+    subclass."""
 
     client: Any = None
+    access: TenantAccess | None = None
     max_body: int = MAX_BODY
     timeout = CLIENT_TIMEOUT
     protocol_version = "HTTP/1.1"
@@ -74,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error_response(408, "RequestTimeout", "the request body stalled"))
             return
         try:
-            response = handle(event, self.client)
+            response = handle(event, self.client, self.access)
         except Exception:  # handle() never raises; this guards the server itself
             log.exception("unexpected error answering request %s", rid)
             response = error_response(500, "InternalError", f"quote request id {rid}")
@@ -101,13 +115,17 @@ class _Handler(BaseHTTPRequestHandler):
             body, encoded = raw.decode("utf-8"), False
         except UnicodeDecodeError:
             body, encoded = base64.b64encode(raw).decode("ascii"), True
+        context: dict[str, Any] = {"http": {"method": self.command}, "requestId": rid}
+        principal = (self.headers.get(PRINCIPAL_HEADER) or "").strip()
+        if principal:
+            context["authorizer"] = {"iam": {"userArn": principal}}
         return {
             "version": "2.0",
             "rawPath": self.path.split("?")[0],
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": body if length else None,
             "isBase64Encoded": encoded,
-            "requestContext": {"http": {"method": self.command}, "requestId": rid},
+            "requestContext": context,
         }
 
     def _read(self, length: int) -> bytes:
@@ -168,16 +186,44 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+def loopback_access(client: Any, directory: PrincipalDirectory | None = None) -> TenantAccess:
+    """The loopback server's tenant boundary: principals from ``directory`` (by default
+    the items in the client's table, or an empty in-memory directory), admins
+    from ``CONVEYOR_ADMIN_PRINCIPALS``, and no header = the platform owner."""
+    if directory is None:
+        from ..aws.store import DynamoTaskStore
+
+        store = getattr(client, "store", None)
+        if isinstance(store, DynamoTaskStore):
+            from ..aws.principals import DynamoPrincipals
+
+            directory = DynamoPrincipals(store.ddb, store.table)
+        else:
+            from ..memory.principals import MemoryPrincipals
+
+            directory = MemoryPrincipals()
+    return TenantAccess(directory, client.clock, admins=admins_from_env(), anonymous_is_owner=True)
+
+
 def serve(
     client: Any,
     port: int = 0,
     *,
     max_body: int = MAX_BODY,
     timeout: float = CLIENT_TIMEOUT,
+    access: TenantAccess | None = None,
 ) -> tuple[ThreadingHTTPServer, threading.Thread]:
-    """Start serving on 127.0.0.1:port (0 picks one); returns the server and its thread."""
+    """Start serving on 127.0.0.1:port (0 picks one); returns the server and its thread.
+    ``access``: the tenant boundary (default ``loopback_access(client)``)."""
     handler = type(
-        "Handler", (_Handler,), {"client": client, "max_body": max_body, "timeout": timeout}
+        "Handler",
+        (_Handler,),
+        {
+            "client": client,
+            "access": access or loopback_access(client),
+            "max_body": max_body,
+            "timeout": timeout,
+        },
     )
     server = _Server((LOOPBACK, port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True, name="http-api")
@@ -185,16 +231,16 @@ def serve(
     return server, thread
 
 
-def post(url: str, body: Any) -> tuple[int, dict[str, Any]]:
-    """A tiny loopback client for tests and the CLI."""
+def post(url: str, body: Any, principal: str | None = None) -> tuple[int, dict[str, Any]]:
+    """A tiny loopback client for tests and the CLI; ``principal`` acts as that ARN."""
     import urllib.error
     import urllib.request
 
+    headers = {"content-type": "application/json"}
+    if principal:
+        headers[PRINCIPAL_HEADER] = principal
     request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"content-type": "application/json"},
+        url, data=json.dumps(body).encode(), method="POST", headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -13,6 +13,17 @@ other methods (with ``Allow``), 409 conflict, 413 too large, 415 a body that is 
 The body of a POST is a JSON object with ``payload`` and optionally ``id``, ``tenant``,
 ``priority``, ``delay_seconds``, ``at`` (ISO 8601 with an offset), ``ttl_seconds``,
 ``tags`` (a list of strings), ``window_minutes``.
+
+Tenant boundary (``runtime.access``): the caller's tenant comes from its IAM identity.
+A non-admin submits as its own tenant (``tenant`` omitted, or equal to it; another is
+403) and reads or cancels only its own tenant's tasks. For a non-admin, a task ID that
+is not one of its tenant's tasks answers 403 whether or not the task exists -- unknown
+IDs included, so no GET or DELETE answer tells a task of another tenant apart from no
+task at all; a POST naming another tenant's task ID is 403 too (never its state, a
+409, or a replacement of its finished record). Task IDs are one space for every
+tenant, so a POST with a caller-chosen ID does reveal that the ID is taken: callers
+should let Conveyor generate IDs or prefix theirs with their tenant. Admins get 404 for
+unknown IDs as before.
 """
 
 from __future__ import annotations
@@ -26,7 +37,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from ..errors import ConveyorError, InvalidOption, InvalidTiming, Overloaded, ValidationError
+from ..errors import (
+    ConveyorError,
+    Forbidden,
+    InvalidOption,
+    InvalidTiming,
+    Overloaded,
+    TaskConflict,
+    TaskNotFound,
+    ValidationError,
+)
+from ..model import TaskRecord
+from .access import OWNER, Caller, TenantAccess
 
 log = logging.getLogger("conveyor.http")
 
@@ -150,7 +172,62 @@ def _at(value: Any) -> datetime | None:
         raise InvalidTiming(f"at={value!r} is not ISO 8601") from None
 
 
-def _route(event: dict[str, Any], client: Any) -> dict[str, Any]:
+def _not_yours(task_id: str, tenant: str) -> Forbidden:
+    return Forbidden(f"task {task_id!r} is not a task of tenant {tenant!r}")
+
+
+def _own_task(client: Any, task_id: str, caller: Caller) -> TaskRecord:
+    """The task, if the caller may see it; for a non-admin an unknown ID and another
+    tenant's task are the same 403."""
+    if caller.admin:
+        record: TaskRecord = client.get(task_id)
+        return record
+    tenant = caller.require_tenant()
+    try:
+        found: TaskRecord | None = client.get(task_id)
+    except TaskNotFound:
+        found = None
+    if found is None or found.tenant != tenant:
+        raise _not_yours(task_id, tenant)
+    return found
+
+
+def _submit(client: Any, key: str, body: dict[str, Any], caller: Caller) -> Any:
+    tenant = caller.submit_tenant(body.get("tenant"))
+    task_id = body.get("id")
+    if not caller.admin and isinstance(task_id, str):
+        # A finished task past its dedup window may be replaced by a new one with its
+        # ID: never by another tenant's (one read, only when the caller picks the ID).
+        try:
+            existing: TaskRecord | None = client.get(task_id)
+        except TaskNotFound:
+            existing = None
+        if existing is not None and existing.tenant != tenant:
+            raise _not_yours(task_id, tenant)
+    tags = body.get("tags")
+    try:
+        result = client.submit(
+            key,
+            body.get("payload"),
+            task_id=task_id,
+            tenant=tenant,
+            priority=body.get("priority"),
+            delay=body.get("delay_seconds"),
+            at=_at(body.get("at")),
+            ttl=body.get("ttl_seconds"),
+            tags=() if tags is None else tags,
+            window=body.get("window_minutes"),
+        )
+    except TaskConflict:
+        if not caller.admin and isinstance(task_id, str):
+            _own_task(client, task_id, caller)  # another tenant's ID: 403, not 409
+        raise
+    if not caller.admin and result.record is not None and result.record.tenant != tenant:
+        raise _not_yours(result.task_id, tenant)  # a duplicate of another tenant's task
+    return result
+
+
+def _route(event: dict[str, Any], client: Any, caller: Caller = OWNER) -> dict[str, Any]:
     http = (event.get("requestContext") or {}).get("http") or {}
     method = str(http.get("method", "")).upper()
     match = _ROUTE.match(str(event.get("rawPath", "")))
@@ -160,23 +237,13 @@ def _route(event: dict[str, Any], client: Any) -> dict[str, Any]:
     if method not in METHODS:
         raise MethodNotAllowed(f"{method} is not allowed on /tasks/{{type|id}}")
     if method == "GET":
-        return _response(200, client.get(key).to_dict())
+        return _response(200, _own_task(client, key, caller).to_dict())
     if method == "DELETE":
+        _own_task(client, key, caller)
         return _response(200, client.cancel(key).to_dict())
-    body = _parse_post(event)
-    tags = body.get("tags")
-    result = client.submit(
-        key,
-        body.get("payload"),
-        task_id=body.get("id"),
-        tenant=body.get("tenant"),
-        priority=body.get("priority"),
-        delay=body.get("delay_seconds"),
-        at=_at(body.get("at")),
-        ttl=body.get("ttl_seconds"),
-        tags=() if tags is None else tags,
-        window=body.get("window_minutes"),
-    )
+    if not caller.admin:
+        caller.require_tenant()
+    result = _submit(client, key, _parse_post(event), caller)
     return _response(
         202 if result.created else 200,
         {
@@ -193,14 +260,20 @@ def request_id(event: dict[str, Any]) -> str:
     return str(context.get("requestId") or uuid.uuid4().hex)
 
 
-def handle(event: dict[str, Any], client: Any) -> dict[str, Any]:
+def handle(
+    event: dict[str, Any], client: Any, access: TenantAccess | None = None
+) -> dict[str, Any]:
     """One API Gateway v2 event -> one JSON response. Never raises.
+
+    ``access`` resolves the caller and enforces the tenant boundary; without it the
+    caller is the platform owner (tests and trusted in-process use only).
 
     Unexpected errors answer 500 with the request id, logged with the traceback; AWS
     throttling that outlasted botocore's retries answers 503 with ``Retry-After``."""
     rid = request_id(event)
     try:
-        return _route(event, client)
+        caller = OWNER if access is None else access.caller(event)
+        return _route(event, client, caller)
     except ConveyorError as exc:
         return _error(exc)
     except Exception as exc:
