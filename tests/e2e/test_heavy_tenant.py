@@ -2,7 +2,9 @@
 the worst case): one ``conveyor dispatcher`` process, two shards per class and one pool
 lane. The heavy producer outruns the dispatcher; the heavy tenant is split to the pool
 lane (``ctl#routes``), refused with ``Overloaded`` by the SDK and with 429 + Retry-After
-by the HTTP API while quiet producers are admitted; quiet tasks finish before the heavy
+by the HTTP API (each producer calls as an IAM role the owner mapped to its tenant:
+``ctl#principal#`` items, the loopback server's principal header) while quiet producers
+are admitted; quiet tasks finish before the heavy
 backlog; once the heavy tenant cools down its route drains and is released. Nothing is
 lost or run twice.
 
@@ -19,10 +21,13 @@ import time
 
 import pytest
 
+from conveyor.aws.principals import DynamoPrincipals
 from conveyor.errors import Overloaded
 from conveyor.local.devcloud import DevCloud, dev_runtime
 from conveyor.local.http_server import serve
 from conveyor.model import TaskState
+from conveyor.ports import Grant
+from conveyor.runtime.access import PRINCIPAL_HEADER
 from conveyor.topology import Topology
 from tests.support import ledger, tenants
 from tests.support.services import leases, shorten_lanes, start_dispatcher, stop_all
@@ -44,11 +49,18 @@ MAX_HEAVY = 400
 PACE = 0.3
 
 
+def principal(tenant: str) -> str:
+    return f"arn:aws:iam::000000000000:role/{tenant}-producer"
+
+
 def http_submit(port: int, tenant: str) -> tuple[int, dict[str, str], dict[str, object]]:
+    """POST a ``chunk`` task as ``tenant``'s producer role: the API takes the tenant from
+    the caller's identity (the loopback server's principal header), not from the body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        body = json.dumps({"payload": {"via": "http"}, "tenant": tenant})
-        conn.request("POST", "/tasks/chunk", body, {"content-type": "application/json"})
+        body = json.dumps({"payload": {"via": "http"}})
+        headers = {"content-type": "application/json", PRINCIPAL_HEADER: principal(tenant)}
+        conn.request("POST", "/tasks/chunk", body, headers)
         response = conn.getresponse()
         headers = {k.lower(): v for k, v in response.getheaders()}
         return response.status, headers, json.loads(response.read())
@@ -69,6 +81,9 @@ def test_a_heavy_tenant_is_split_refused_and_merged_back_while_quiet_ones_go_fir
         proc = start_dispatcher(cloud, "d1", tmp_path, COMPRESSED)
         client = rt.client()
         client.edge.cache.max_age = 0.2
+        directory = DynamoPrincipals(ddb, table)
+        for tenant in [HEAVY, *QUIET]:
+            directory.grant(principal(tenant), Grant(tenant))
         server, _ = serve(client)
         try:
             wait_for(lambda: len(leases(ddb, table, topology.lanes)) == len(topology.lanes))
@@ -114,6 +129,7 @@ def test_a_heavy_tenant_is_split_refused_and_merged_back_while_quiet_ones_go_fir
             assert http_refusal is not None
             status, headers, body = http_refusal
             assert (status, body["error"]) == (429, "Overloaded"), body
+            assert HEAVY in str(body["message"]) and "backlog" in str(body["message"])
             assert int(headers["retry-after"]) >= 1
             quiet = [client.submit("chunk", {}, tenant=t).task_id for t in QUIET for _ in range(3)]
             for tenant in QUIET:
@@ -138,6 +154,8 @@ def test_a_heavy_tenant_is_split_refused_and_merged_back_while_quiet_ones_go_fir
     effects = ledger.effects()
     assert set(effects) == set(records) and set(effects.values()) == {1}
     assert True in states  # merged (draining) before it was released
+    # tasks sent over HTTP carry the tenant of the caller's identity
+    assert [records[i].tenant for i in quiet[-len(QUIET) :]] == QUIET
     in_pool = sum(records[i].lane == pool_lane for i in heavy)
     assert in_pool and not any(records[i].lane == pool_lane for i in quiet)
 
