@@ -9,7 +9,8 @@ a client that refuses every other action:
   pause set) and UpdateItem (every state change is one conditional update).
 * **the dispatcher** admits schedule and trigger messages (``intake``: PutItem), reads
   the pause set (GetItem), runs the reconciler (Query of the ``by_type`` index,
-  BatchGetItem, its marker GetItem/PutItem), and the control plane: routes (Get/Put),
+  BatchGetItem, its marker GetItem/PutItem, and its paced sweep -- a Scan every few hours
+  that finds custom IDs and unindexed types), and the control plane: routes (Get/Put),
   membership and signals (UpdateItem), lane leases (PutItem to take, BatchGetItem to
   list, DeleteItem to release -- the only delete, so it is limited to ``ctl#lease#``
   items by a ``dynamodb:LeadingKeys`` condition).
@@ -17,9 +18,9 @@ a client that refuses every other action:
   not be sent), reads and cancels (GetItem, UpdateItem), reads the control plane and the
   principal directory (GetItem).
 
-Nobody gets Scan, BatchWriteItem, ConditionCheckItem or any table-management action:
-listing everything (``conveyor tasks list`` without a type) is the platform owner's, with
-their own credentials.
+Only the dispatcher's reconciler scans; nobody gets BatchWriteItem, ConditionCheckItem or
+any table-management action: listing everything (``conveyor list`` without a type) is the
+platform owner's, with their own credentials.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ DISPATCHER_TABLE_ACTIONS: tuple[str, ...] = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
+    "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
 #: The dispatcher may delete only lease items (releasing a lane).

@@ -184,6 +184,9 @@ class ConveyorStack(Stack):
             if name in topology.lanes:
                 queue.grant_consume_messages(dispatcher.task_role)
             queue.grant_send_messages(dispatcher.task_role)
+        # The reconciler reads the DLQ (is a FAILED task's dead letter there?) and puts
+        # each entry back at once.
+        queues.dlq.grant(dispatcher.task_role, "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility")
         for function in self.functions.values():
             function.grant_invoke(dispatcher.task_role)
         self.dispatcher = dispatcher

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from .common import Result, table
     from .inprocess import SCENARIOS, run_faults
     from .killing import run_dispatcher_kills, run_worker_kills
+    from .lambdas import run_lambda_dispatcher_kills
 
     make_dynamodb_atomic()
     work = Path(tempfile.mkdtemp(prefix="conveyor-chaos-"))
@@ -54,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
                         name, rules, workdir=work / str(index), tasks=args.tasks, seed=args.seed
                     )
                 )
-    for runner in (run_dispatcher_kills, run_worker_kills):
-        name = "kill -9 dispatcher" if runner is run_dispatcher_kills else "kill -9 workers"
+    kills = {
+        "kill -9 dispatcher": run_dispatcher_kills,
+        "kill -9 dispatcher, Lambda via host": run_lambda_dispatcher_kills,
+        "kill -9 workers": run_worker_kills,
+    }
+    for name, runner in kills.items():
         if args.only in name:
             report(runner(workdir=work / runner.__name__, tasks=args.tasks, seed=args.seed))
     print()

@@ -33,10 +33,13 @@ from .common import (
     DISPATCHER_OPTIONS,
     EXECUTOR_THREADS,
     Result,
+    dead_letters,
     judge,
+    read,
+    serve,
     shorten_lanes,
     task_mix,
-    wait_terminal,
+    wait_settled,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +82,12 @@ def _count_succeeded(cloud: DevCloud, url: str) -> Counter[str]:
             out[json.loads(message["Body"])["detail"]["id"]] += 1
 
 
+def _running(cloud: DevCloud, ids: list[str]) -> int:
+    """1 if some task is not terminal yet (a kill now interrupts work), else 0."""
+    records = read(dev_runtime(cloud).store.get_many, ids)
+    return int(any(not r.terminal for r in records.values()))
+
+
 def _env(cloud: DevCloud, workdir: Path, **extra: str) -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return {
@@ -115,7 +124,8 @@ def _scenario(
     repair_window: float,
 ) -> Result:
     """Start a dev cloud, submit ``requests``, call ``run(cloud, ids)`` (it kills and
-    returns (kills, allowed re-runs, the moment of the last fault)), wait and judge."""
+    returns (kills while tasks were unfinished, allowed re-runs, the moment of the last
+    kill, a cleanup)), wait and judge. Kills after all tasks finished count for nothing."""
     workdir.mkdir(parents=True, exist_ok=True)
     os.environ["LEDGER_DIR"] = str(workdir)
     with DevCloud(ledger.catalog, topology, catalog_module="tests.support.ledger") as cloud:
@@ -123,10 +133,10 @@ def _scenario(
         events_url = _succeeded_queue(cloud)
         client = dev_client(cloud)
         ids = [s.task_id for s in client.submit_many([r for r, _ in requests])]
-        store = dev_runtime(cloud).store
+        observer = dev_runtime(cloud)
         kills, allowed, last_fault, cleanup = run(cloud, ids)
         try:
-            repaired = wait_terminal(store.get_many, ids, repair_window)
+            repaired = wait_settled(observer, ids, repair_window)
             repair = time.monotonic() - last_fault if repaired else None
         finally:
             cleanup()
@@ -134,31 +144,47 @@ def _scenario(
             name,
             ids,
             [expected for _, expected in requests],
-            store.get_many(ids),
-            {d.task_id for d in client.dlq_list(limit=10 * len(ids))},
+            read(observer.store.get_many, ids),
+            dead_letters(client, len(ids)),
             ledger.effects(),
             _count_succeeded(cloud, events_url),
             allowed_reruns=allowed,
             repair_seconds=repair,
-            injected=f"kill -9: {kills}",
+            injected=f"kill -9 while tasks ran: {kills}",
         )
 
 
+def kill_repeatedly(
+    command: list[str],
+    env: dict[str, str],
+    cloud: DevCloud,
+    ids: list[str],
+    rng: random.Random,
+    kills: int,
+    between: tuple[float, float] = (1.5, 4.0),
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command``, then ``kills`` times: wait a seeded while, kill -9 it and start it
+    again at once. Returns the running process and how many kills hit unfinished work."""
+    proc = _spawn(command, env)
+    busy = 0
+    for _ in range(kills):
+        time.sleep(rng.uniform(*between))
+        busy += _running(cloud, ids)
+        proc.kill()
+        proc.wait()
+        proc = _spawn(command, env)
+    return proc, busy
+
+
 def run_dispatcher_kills(
-    *, workdir: Path, tasks: int = 200, seed: int = 1, kills: int = 4, repair_window: float = 40
+    *, workdir: Path, tasks: int = 200, seed: int = 1, kills: int = 4, repair_window: float = 90
 ) -> Result:
     rng = random.Random(seed)
     command = [sys.executable, "-m", "bench.chaos.proc"]
 
     def run(cloud: DevCloud, ids: list[str]) -> tuple[int, int, float, Any]:
-        env = _env(cloud, workdir)
-        proc = _spawn(command, env)
-        for _ in range(kills):
-            time.sleep(rng.uniform(1.5, 4.0))
-            proc.kill()
-            proc.wait()
-            proc = _spawn(command, env)
-        return kills, kills * EXECUTOR_THREADS, time.monotonic(), lambda: _stop(proc)
+        proc, busy = kill_repeatedly(command, _env(cloud, workdir), cloud, ids, rng, kills)
+        return busy, busy * EXECUTOR_THREADS, time.monotonic(), lambda: _stop(proc)
 
     return _scenario(
         f"kill -9 dispatcher x{kills}",
@@ -177,7 +203,7 @@ def run_worker_kills(
     seed: int = 1,
     kills: int = 4,
     workers: int = 3,
-    repair_window: float = 40,
+    repair_window: float = 90,
 ) -> Result:
     rng = random.Random(seed)
     command = [sys.executable, "-m", "conveyor.worker"]
@@ -193,13 +219,13 @@ def run_worker_kills(
         env = _env(cloud, workdir, **WORKER_ENV)
         stop = threading.Event()
         dispatcher = dev_runtime(cloud).dispatcher(**DISPATCHER_OPTIONS)
-        service = threading.Thread(
-            target=dispatcher.run, args=(stop,), kwargs={"wait_seconds": 1}, daemon=True
-        )
+        service = threading.Thread(target=serve, args=(dispatcher, stop), daemon=True)
         service.start()
         procs = [_spawn(command, env) for _ in range(workers)]
+        busy = 0
         for _ in range(kills):
             time.sleep(rng.uniform(1.0, 3.0))
+            busy += _running(cloud, ids)
             victim = rng.randrange(workers)
             procs[victim].kill()
             procs[victim].wait()
@@ -211,7 +237,7 @@ def run_worker_kills(
                 _stop(proc)
             service.join(30)
 
-        return kills, kills, time.monotonic(), cleanup
+        return busy, busy, time.monotonic(), cleanup
 
     return _scenario(
         f"kill -9 workers x{kills}",

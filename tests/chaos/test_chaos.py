@@ -38,10 +38,14 @@ def test_aws_faults_lose_nothing_and_never_rerun_a_finished_handler(
 @pytest.mark.e2e
 def test_kill_9_of_the_dispatcher_loses_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("LEDGER_DIR", str(tmp_path))
-    _check(run_dispatcher_kills(workdir=tmp_path, tasks=TASKS, seed=1))
+    result = run_dispatcher_kills(workdir=tmp_path, tasks=TASKS, seed=1)
+    assert result.allowed_reruns > 0, "no kill landed while tasks ran"
+    _check(result)
 
 
 @pytest.mark.e2e
 def test_kill_9_of_workers_loses_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("LEDGER_DIR", str(tmp_path))
-    _check(run_worker_kills(workdir=tmp_path, tasks=TASKS, seed=1))
+    result = run_worker_kills(workdir=tmp_path, tasks=TASKS, seed=1)
+    assert result.allowed_reruns > 0, "no kill landed while tasks ran"
+    _check(result)

@@ -195,7 +195,8 @@ def test_the_example_catalog_runs_to_its_terminal_states_as_deployed(deployed):
         records = wait_terminal(client, ids, timeout=45)
     except AssertionError as exc:
         logs = "\n".join(f"--- {p.log.name}\n{p.tail()}" for p in processes)
-        raise AssertionError(f"{exc}\nhost errors: {dict(host.errors)}\n{logs}") from None
+        errors = f"host errors: {dict(host.errors)} {host.last_error}"
+        raise AssertionError(f"{exc}\n{errors}\n{logs}") from None
     assert [r.state for r in records] == [state for _, _, state in EXAMPLES], [
         (r.task_type, r.state, r.error) for r in records
     ]

@@ -208,11 +208,17 @@ def test_each_role_gets_only_the_table_actions_its_code_calls(tenant_synth):
     assert set(table_actions(built, submit_role)) == set(permissions.SUBMIT_TABLE_ACTIONS)
 
 
-def test_no_role_may_scan_or_batch_write(synth, tenant_synth):
+def test_no_role_may_batch_write_and_only_the_dispatcher_scans(synth, tenant_synth):
     for built in (synth, tenant_synth):
         granted = json.dumps(built.resources("AWS::IAM::Policy"))
-        for action in ("dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable"):
+        for action in ("dynamodb:BatchWriteItem", "dynamodb:DeleteTable"):
             assert action not in granted
+        scanners = [
+            name
+            for name, policy in built.resources("AWS::IAM::Policy").items()
+            if "dynamodb:Scan" in json.dumps(policy)
+        ]
+        assert len(scanners) == 1 and "ispatcher" in scanners[0]
         objects = [
             a
             for policy in built.resources("AWS::IAM::Policy").values()
@@ -225,3 +231,19 @@ def test_no_role_may_scan_or_batch_write(synth, tenant_synth):
 
 def test_cfn_lint_reports_no_errors_on_the_multi_tenant_template(tenant_synth):
     assert cfn_lint_errors(tenant_synth.template_path) == []
+
+
+def test_the_dispatcher_may_read_the_dlq_for_its_reconciler(synth):
+    dlq = next(
+        logical
+        for logical, q in synth.resources("AWS::SQS::Queue").items()
+        if q["Properties"]["QueueName"].endswith("-dlq")
+    )
+    granted = {
+        action
+        for statement in statements_of(synth, dispatcher_role_id(synth))
+        if dlq in json.dumps(statement["Resource"])
+        for action in actions_of(statement)
+    }
+    assert {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"} <= granted
+    assert "sqs:DeleteMessage" not in granted  # only the owner's redrive deletes entries

@@ -82,10 +82,11 @@ def test_a_handler_answers_with_its_json_and_its_environment(lam, host):
     assert host.cold_starts["echo"] == cold  # the warm environment was reused
 
 
-def test_an_unhandled_exception_is_a_function_error(lam):
+def test_an_unhandled_exception_is_a_function_error(lam, host):
     error, payload = _invoke(lam, "boom", {})
     assert error == "Unhandled"
     assert payload["errorType"] == "ValueError" and payload["errorMessage"] == "no good"
+    assert host.last_error["boom"]["errorMessage"] == "no good"
 
 
 def test_a_module_lambda_lacks_fails_to_import(lam):

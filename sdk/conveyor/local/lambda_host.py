@@ -16,7 +16,8 @@ moto's Lambda cannot run code here (no docker), so this small HTTP server answer
   settings, e.g. the dev cloud's endpoint) and Lambda's reserved variables.
 
 Counters (``invocations``, ``errors``, ``throttles``, ``cold_starts``, by function) make
-runs assertable. ``stop()`` ends every environment.
+runs assertable; ``last_error`` keeps each function's latest error document.
+``stop()`` ends every environment.
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ class LambdaHost:
         self.errors: Counter[str] = Counter()
         self.throttles: Counter[str] = Counter()
         self.cold_starts: Counter[str] = Counter()
+        #: The last error document of each function (errorType, errorMessage, stackTrace).
+        self.last_error: dict[str, dict[str, Any]] = {}
         self._idle: dict[str, list[_Environment]] = {name: [] for name in self.functions}
         self._busy: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -234,6 +237,7 @@ class LambdaHost:
         if "error" in reply:
             with self._lock:
                 self.errors[name] += 1
+                self.last_error[name] = reply["error"]
         return 200, reply
 
     def _spawn(self, spec: FunctionSpec) -> _Environment:
@@ -322,8 +326,11 @@ def _reply(
         request.send_header("x-amzn-ErrorType", error_type)
     if function_error:
         request.send_header("X-Amz-Function-Error", function_error)
-    request.end_headers()
-    request.wfile.write(data)
+    try:
+        request.end_headers()
+        request.wfile.write(data)
+    except OSError:  # the caller went away (e.g. killed): the invocation still happened
+        request.close_connection = True
 
 
 __all__ = ["LAYER_MODULES", "FunctionSpec", "LambdaHost", "build_layer"]
