@@ -504,7 +504,7 @@ class TaskRunner:
         )
 
     def _publish(self, record: TaskRecord, task_type: TaskType) -> None:
-        if self.events is None or not task_type.events or record.state not in EVENT_TYPES:
+        if self.events is None or record.state.value not in task_type.events:
             return
         try:
             self.events.publish([(EVENT_TYPES[record.state], event_detail(record))])
