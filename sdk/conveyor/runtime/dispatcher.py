@@ -54,6 +54,8 @@ MAX_VISIBILITY = 43_200
 #: again, so long pauses, holds and throttles never reach the lane's maxReceiveCount
 #: (100) and get dead-lettered by SQS itself.
 RECYCLE_AT = 50
+#: Seconds of lane visibility kept in hand before an attempt's message is extended.
+EXTEND_MARGIN = 15.0
 
 
 @dataclass
@@ -71,7 +73,10 @@ class _Running:
     message: InMessage
     task_type: TaskType
     future: Future[Outcome]
-    extended_at: float = field(default_factory=time.monotonic)
+    #: time.monotonic() when the lane message becomes visible again, and when the attempt
+    #: must be over (the type's timeout plus a margin).
+    visible_until: float = 0.0
+    ends_by: float = 0.0
 
 
 @dataclass
@@ -100,9 +105,10 @@ class Dispatcher:
         buffer_per_lane: int = 10,
         buffer_seconds: float = 45.0,
         hold_seconds: float = 20.0,
-        flush_every: float = 0.25,
+        flush_every: float = 1.0,
         lane_visibility: int = 60,
         pause_refresh: float = 2.0,
+        fill_seconds: float = 1.0,
     ) -> None:
         self.catalog = catalog
         self.topology = topology
@@ -120,7 +126,11 @@ class Dispatcher:
         #: flushes at 10 pending or after this long, whichever comes first).
         self.flush_every = flush_every
         self.lane_visibility = lane_visibility
-        self.extend_every = lane_visibility / 2
+        #: Seconds a lane's puller waits after a partial, non-empty receive before the next
+        #: one, so a trickle fills batches (10 tasks/s -> ~10 per receive) instead of one
+        #: receive per message; a backlog (full receives) and an idle lane's first message
+        #: (long poll) never wait. Adds at most this much queue wait to a trickle.
+        self.fill_seconds = fill_seconds
         self.pause_refresh = pause_refresh
         self._triggers = {t.name: t for task_type in catalog for t in task_type.triggers}
         self.picker = WeightedLanePicker(
@@ -304,7 +314,18 @@ class Dispatcher:
             self.stats.forwarded[name] += 1
             return
         future = self.executor.submit(held.task_type, held.message.body, held.env)
-        self.running.append(_Running(held.lane, held.message, held.task_type, future))
+        now = time.monotonic()
+        hidden = self.lane_visibility - max(0.0, self.clock.now() - held.since)
+        self.running.append(
+            _Running(
+                held.lane,
+                held.message,
+                held.task_type,
+                future,
+                visible_until=now + hidden,
+                ends_by=now + held.task_type.timeout + EXTEND_MARGIN,
+            )
+        )
         self.in_flight[name] += 1
         self.stats.dispatched[name] += 1
 
@@ -328,20 +349,24 @@ class Dispatcher:
             return len(done)
 
     def _extend(self, running: list[_Running]) -> None:
-        """Keep lane messages of long attempts hidden: every ``extend_every`` seconds their
-        visibility is pushed ``lane_visibility`` seconds out. Lanes can then keep a short
-        visibility (a crashed dispatcher's messages return within a minute) while one
-        attempt may run up to Lambda's 15 minutes."""
+        """Keep lane messages of long attempts hidden. Lanes keep a short visibility (a
+        message pulled by a dispatcher that crashes before starting it returns within a
+        minute); once an attempt runs, the message needs hiding only until the attempt
+        must be over. So when less than ``EXTEND_MARGIN`` seconds of visibility remain,
+        one ChangeMessageVisibility hides it until the type's timeout (plus the margin)
+        -- none for attempts that end in time, one for a long Lambda attempt, not one
+        every 30 s. A crash meanwhile loses nothing: the record's lease covers the same
+        span, and a redelivery inside it would only be held."""
         now = time.monotonic()
         for item in running:
-            if now - item.extended_at >= self.extend_every:
-                item.extended_at = now
-                try:
-                    self.lanes.change_visibility(
-                        item.lane, item.message.receipt, self.lane_visibility
-                    )
-                except Exception:
-                    logger.exception("could not extend a lane message")
+            if item.visible_until - now > EXTEND_MARGIN:
+                continue
+            seconds = int(min(MAX_VISIBILITY, max(self.lane_visibility, item.ends_by - now)))
+            item.visible_until = now + seconds
+            try:
+                self.lanes.change_visibility(item.lane, item.message.receipt, seconds)
+            except Exception:
+                logger.exception("could not extend a lane message")
 
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1
@@ -461,6 +486,8 @@ class Dispatcher:
                     stop.wait(1.0)
                     continue
                 self.ingest(lane, messages)
+                if 0 < len(messages) < min(10, room):  # a trickle: let the next batch fill
+                    stop.wait(self.fill_seconds)
 
         threads = [
             threading.Thread(target=pull, args=(lane,), daemon=True, name=f"pull-{lane}")
