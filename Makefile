@@ -43,6 +43,7 @@ unit: $(STAMP)
 ## Cost and speed benchmarks, each with its baseline measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m bench.cost --json bench/out/cost.json
+	$(BIN)/python -m bench.coldstart --json bench/out/coldstart.json
 
 ## Synthesize offline, as `cdk synth` does (the CDK CLI comes from npm, pinned).
 synth: $(STAMP) $(NODE_STAMP)
