@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test lint typecheck unit bench synth deploy destroy clean
+.PHONY: install demo test lint typecheck unit bench chaos synth deploy destroy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.cost --json bench/out/cost.json
 	$(BIN)/python -m bench.coldstart --json bench/out/coldstart.json
+
+## Fault-injection scenarios (AWS faults, kill -9): prints scenario | tasks | lost |
+## doubled | re-runs | repair time; fails if a task is lost or succeeded twice.
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos
 
 ## Synthesize offline, as `cdk synth` does (the CDK CLI comes from npm, pinned).
 synth: $(STAMP) $(NODE_STAMP)

@@ -22,8 +22,7 @@ def environment(topology: Topology, catalog_module: str, bucket_name: str) -> di
     """What every Conveyor process reads to find the deployment."""
     return {
         "CONVEYOR_CATALOG": catalog_module,
-        "CONVEYOR_PREFIX": topology.prefix,
-        "CONVEYOR_SHARDS": str(topology.shards),
+        **topology.env(),
         "CONVEYOR_BUCKET": bucket_name,
         "POWERTOOLS_SERVICE_NAME": "conveyor",
         "POWERTOOLS_METRICS_NAMESPACE": "Conveyor",

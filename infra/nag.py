@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
+from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 #: Rules acknowledged for the whole stack, with why.
@@ -74,10 +75,38 @@ def resource_acknowledgements(stack: Any) -> dict[str, str]:
     return out
 
 
+#: Acknowledged on each SQS event source mapping (``direct`` types) only.
+SQS_MAPPING_ACKNOWLEDGEMENTS: dict[str, str] = {
+    "Serverless-LambdaEventSourceMappingDestination": "An SQS event source mapping takes "
+    "no on-failure destination (AWS offers those for stream and Kafka sources only). The "
+    "direct type's queue redrives poison messages to the deployment's DLQ, and Conveyor "
+    "dead-letters failed tasks itself, with their reason.",
+}
+
+
+def _acknowledge_sqs_mappings(stack: Any) -> int:
+    """Acknowledge the SQS-only findings on each SQS event source mapping; returns how many."""
+    queue_arns = [
+        {"Fn::GetAtt": [_logical(stack, queue), "Arn"]} for queue in stack.queues.queues.values()
+    ]
+    mappings = [
+        node
+        for node in stack.node.find_all()
+        if isinstance(node, lambda_.CfnEventSourceMapping)
+        and stack.resolve(node.event_source_arn) in queue_arns
+    ]
+    for mapping in mappings:
+        for rule, reason in SQS_MAPPING_ACKNOWLEDGEMENTS.items():
+            Validations.of(mapping).acknowledge(Acknowledgment(id=rule, reason=reason))
+    return len(mappings)
+
+
 def apply_nag(app: App, stack: Any) -> dict[str, str]:
     """Add both packs and every acknowledgement; returns them (rule id -> reason)."""
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     acknowledgements = {**STACK_ACKNOWLEDGEMENTS, **resource_acknowledgements(stack)}
     for rule, reason in acknowledgements.items():
         Validations.of(stack).acknowledge(Acknowledgment(id=rule, reason=reason))
+    if _acknowledge_sqs_mappings(stack):
+        acknowledgements.update(SQS_MAPPING_ACKNOWLEDGEMENTS)
     return acknowledgements

@@ -190,6 +190,20 @@ class ConveyorStack(Stack):
             value=" ".join(f"{k}={v}" for k, v in env.items() if k.startswith("CONVEYOR_")),
         )
 
+    def _grant_long_retries(self, group: SchedulerGroup, lanes: list[Any]) -> None:
+        """Executors and workers schedule retries that wait over 15 minutes: create a
+        one-time schedule in the group (passing its role), and read the lanes' ARNs."""
+        roles = [f.role for f in self.functions.values()]
+        roles += [w.task_role for w in self.workers.values()]
+        for role in roles:
+            assert role is not None
+            group.grant_create(role, self.region, self.account)
+            iam.Grant.add_to_principal(
+                grantee=role,
+                actions=["sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                resource_arns=[queue.queue_arn for queue in lanes],
+            )
+
     def _time_and_triggers(
         self,
         task_types: list[Any],
@@ -203,14 +217,17 @@ class ConveyorStack(Stack):
     ) -> None:
         """Scheduler group and catalog schedules, event-trigger rules, the HTTP submit API."""
         lanes = [queues.queues[name] for name in topology.lanes]
+        # Schedules put messages on a task's lane: a priority lane, or a direct type's queue.
+        direct = [queues.queues[topology.work_queue(t.name)] for t in task_types if t.direct]
         group = SchedulerGroup(
             self,
             "Scheduler",
             group_name=topology.schedule_group,
             role_name=f"{topology.prefix}-scheduler",
-            target_queues=lanes,
+            target_queues=[*lanes, *direct],
             dlq=queues.dlq,
         )
+        self._grant_long_retries(group, lanes)
         for task_type in task_types:
             for schedule in task_type.schedules:
                 name = schedule_name(task_type.name, schedule)

@@ -1,8 +1,10 @@
 """EventBridge Scheduler: the deployment's schedule group, the role schedules assume to
 put messages on lanes, and recurring schedules (cron/rate) declared in the catalog.
 
-One-time ``at()`` schedules for far-future tasks are created at run time by the SDK in
-the same group with the same role (so the submitters need ``iam:PassRole`` on it).
+One-time ``at()`` schedules for far-future tasks (the submit API) and for retries that
+wait over 15 minutes (executors and workers) are created at run time in the same group
+with the same role, so those principals get ``scheduler:CreateSchedule`` on the group's
+schedules and ``iam:PassRole`` on exactly this role, passed only to the Scheduler.
 """
 
 from __future__ import annotations
@@ -39,12 +41,34 @@ class SchedulerGroup(Construct):
             queue.grant_send_messages(self.role)
         self.dlq = dlq
 
-    def grant_manage(self, grantee: iam.IGrantable, region: str, account: str) -> None:
-        """Create and delete one-time schedules in this group, passing this group's role."""
-        arn = f"arn:aws:scheduler:{region}:{account}:schedule/{self.group.name}/*"
+    def schedule_arn(self, region: str, account: str) -> str:
+        """Every schedule of this group (names are derived from task IDs at run time)."""
+        return f"arn:aws:scheduler:{region}:{account}:schedule/{self.group.name}/*"
+
+    def grant_pass_role(self, grantee: iam.IGrantable) -> None:
+        """Pass this group's role, and only to EventBridge Scheduler."""
         iam.Grant.add_to_principal(
             grantee=grantee,
-            resource_arns=[arn],
+            actions=["iam:PassRole"],
+            resource_arns=[self.role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        )
+
+    def grant_create(self, grantee: iam.IGrantable, region: str, account: str) -> None:
+        """Create one-time schedules in this group (retries that wait over 15 minutes);
+        nothing else: no delete, update or read."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            resource_arns=[self.schedule_arn(region, account)],
+            actions=["scheduler:CreateSchedule"],
+        )
+        self.grant_pass_role(grantee)
+
+    def grant_manage(self, grantee: iam.IGrantable, region: str, account: str) -> None:
+        """Create and delete one-time schedules in this group, passing this group's role."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            resource_arns=[self.schedule_arn(region, account)],
             actions=[
                 "scheduler:CreateSchedule",
                 "scheduler:DeleteSchedule",
@@ -52,7 +76,7 @@ class SchedulerGroup(Construct):
                 "scheduler:UpdateSchedule",
             ],
         )
-        self.role.grant_pass_role(grantee)
+        self.grant_pass_role(grantee)
 
 
 class RecurringSchedule(Construct):

@@ -13,7 +13,7 @@ Documented choices:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,10 +30,13 @@ from .errors import (
 )
 from .ids import DEFAULT_TENANT, new_task_id, validate_task_id, validate_tenant
 from .model import PRIORITIES, TaskRecord, TaskState
-from .payload import INLINE_LIMIT, MAX_PAYLOAD, digest, encode
+from .payload import INLINE_LIMIT, MAX_PAYLOAD, digest, encode, is_utf8
 from .topology import Topology
 
 SQS_MAX_DELAY = 900
+#: Seconds: the furthest ahead a task may start, and the longest TTL (10 years). Keeps
+#: timestamps inside what datetimes, DynamoDB numbers and the Scheduler can hold.
+MAX_HORIZON = 3650 * 86400
 MAX_TAGS = 10
 
 
@@ -87,12 +90,29 @@ def _delay_seconds(request: SubmitRequest, now_ms: int) -> float:
     delay = request.delay
     if isinstance(delay, bool) or not isinstance(delay, (int, float, timedelta)):
         raise InvalidTiming(f"delay= must be seconds or a timedelta, got {delay!r}")
-    seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    try:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    except OverflowError:
+        seconds = math.inf
     if math.isnan(seconds) or math.isinf(seconds):
-        raise InvalidTiming(f"delay= must be a finite number of seconds, got {delay!r}")
+        raise InvalidTiming(f"delay= must be a finite number of seconds, got {delay!r:.80}")
     if seconds < 0:
         raise InvalidTiming(f"delay= is negative ({seconds:g}s); use 0 to run now")
     return seconds
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    """The tags as a tuple; a list of strings is required (a string is not three tags)."""
+    rule = f"tags must be a list of at most {MAX_TAGS} non-empty strings of <= 64 chars"
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidOption(f"{rule}, got {type(value).__name__}")
+    tags = tuple(value)
+    if len(tags) > MAX_TAGS or any(not isinstance(t, str) or not t or len(t) > 64 for t in tags):
+        raise InvalidOption(rule)
+    for tag in tags:
+        if not is_utf8(tag):
+            raise InvalidOption(f"tag {tag!r} is not valid Unicode text (a lone surrogate)")
+    return tags
 
 
 def admit(
@@ -115,11 +135,17 @@ def admit(
     if isinstance(priority, bool) or priority not in PRIORITIES:
         raise InvalidPriority(f"priority {priority!r} is not one of {', '.join(PRIORITIES)}")
     delay = _delay_seconds(request, now_ms)
+    if delay > MAX_HORIZON:
+        raise InvalidTiming(
+            f"the task would start {delay:g}s from now; the maximum is {MAX_HORIZON}s (10 years)"
+        )
     if request.ttl is not None:
         try:
             ttl: float | None = parse_duration(request.ttl)
-        except DurationError as exc:
+        except (DurationError, OverflowError) as exc:
             raise InvalidTiming(f"ttl=: {exc}") from None
+        if ttl is not None and ttl > MAX_HORIZON:
+            raise InvalidTiming(f"ttl= is {ttl:g}s; the maximum is {MAX_HORIZON}s (10 years)")
     else:
         ttl = task_type.ttl
     if ttl is not None and delay > 0 and ttl <= delay:
@@ -127,9 +153,7 @@ def admit(
             f"ttl ({ttl:g}s) is not longer than the delay ({delay:g}s): the task would "
             "expire before it could run"
         )
-    tags = tuple(request.tags)
-    if len(tags) > MAX_TAGS or any(not isinstance(t, str) or not t or len(t) > 64 for t in tags):
-        raise InvalidOption(f"tags must be at most {MAX_TAGS} non-empty strings of <= 64 chars")
+    tags = _tags(request.tags)
 
     data = encode(request.payload)
     if len(data) > MAX_PAYLOAD:

@@ -33,7 +33,7 @@ EXECUTORS = ("lambda", "fargate")
 #: Maximum timeout per executor, seconds (Lambda's hard limit; a week for Fargate).
 MAX_TIMEOUT = {"lambda": 900.0, "fargate": 7 * 86400.0}
 FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
-TASK_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+TASK_NAME_RE = re.compile(r"\A[a-z][a-z0-9_]{0,47}\Z")
 FOREVER = "forever"
 #: Terminal states that can publish a lifecycle event, and the named sets ``events=`` takes.
 EVENT_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")
@@ -124,10 +124,12 @@ class TaskType:
     #: default, ``"failures"``, is what needs someone's attention: FAILED (in the DLQ) and
     #: EXPIRED (never ran). ``True``/``"all"`` adds SUCCEEDED and CANCELLED.
     events: frozenset[str] = EVENT_SETS["failures"]
-    #: Whether the type's tasks are in the ``by_type`` index: listing the type then reads
-    #: only its own keys, at one extra WRU per task ($0.625 per million). Without it,
-    #: listing by type scans the table (0.5 RRU per 4 KB scanned) and writing costs nothing.
-    indexed: bool = False
+    #: Whether the type's tasks are in the ``by_type`` index, at one extra WRU per task
+    #: ($0.625 per million). The index is how the reconciler finds tasks a crash stranded
+    #: and how listing by type reads only that type. ``indexed=False`` gives both up for
+    #: the type: no reconciler repair (re-submitting a stranded task's ID still repairs
+    #: it), and listing it scans the table (0.5 RRU per 4 KB scanned).
+    indexed: bool = True
     max_workers: int = 10
     direct: bool = False
     module: str = ""
@@ -291,7 +293,7 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
         schedules=schedules,
         triggers=triggers,
         events=_event_states(name, opts.get("events", "failures")),
-        indexed=bool(opts.get("indexed", False)),
+        indexed=bool(opts.get("indexed", True)),
         max_workers=max_workers,
         direct=direct,
         module=module,

@@ -146,3 +146,16 @@ class Throttled(TaskSignal):
     def __init__(self, message: str = "", delay: float | None = None) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+class DevCloudLost(ConveyorError):
+    """The dev cloud answers but holds no Conveyor deployment: its state lives in moto's
+    memory and was lost when it restarted (or the prefix names another deployment)."""
+
+    http_status = 503
+
+
+class DevCloudUnavailable(ConveyorError):
+    """Nothing answers at the dev cloud's endpoint: it is stopped, or moved to a new port."""
+
+    http_status = 503

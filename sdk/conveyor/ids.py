@@ -16,8 +16,9 @@ import time
 from .errors import InvalidTaskId, InvalidTenant
 
 TASK_ID_MAX = 128
-TASK_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
+#: Anchored with ``\A``/``\Z`` (never ``$``, which also matches before a final newline).
+TASK_ID_RE = re.compile(r"\A[A-Za-z0-9._:\-]{1,128}\Z")
+TENANT_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._\-]{0,63}\Z")
 DEFAULT_TENANT = "default"
 
 

@@ -8,7 +8,12 @@ Invariants:
 * ``TRANSITIONS`` is the only source of truth for what may follow what; a store applies a
   transition as one conditional write on ``state IN allowed_sources``.
 * ``attempts`` counts attempts that *started* (RUNNING), never SQS receive counts;
-  ``throttles`` counts throttled attempts, which do not spend ``attempts``.
+  ``throttles`` counts throttled attempts, which do not spend ``attempts``. It is the
+  retry budget spent, so it goes down when an attempt is handed back (throttle, SIGTERM
+  release) and is reset by a redrive.
+* ``starts`` counts every start ever and never goes down: it is the attempt's fencing
+  token. Every write of an attempt's outcome is conditional on it, so an attempt from
+  before a hand-back, a retake or a redrive can never write over a newer one.
 * The record stays small (well under 1 KB for ordinary tasks): the payload travels in the
   lane message or in S3; only its SHA-256, size and (if offloaded) its key live here.
 """
@@ -88,6 +93,11 @@ class TaskRecord:
     payload_ref: str | None = None
     attempts: int = 0
     throttles: int = 0
+    #: Starts ever (monotonic); the running attempt's fencing token.
+    starts: int = 0
+    #: Random ID of the start that holds the task (tells a start whose reply was lost
+    #: from someone else's).
+    owner: str | None = None
     queued_at: int | None = None
     started_at: int | None = None
     finished_at: int | None = None

@@ -23,10 +23,24 @@ MAX_PAYLOAD = 32 * 1024 * 1024
 _MAX_DEPTH = 64
 
 
+def is_utf8(text: str) -> bool:
+    """True if ``text`` encodes to UTF-8 (False for lone surrogates such as ``"\\ud800"``,
+    which JSON can spell but DynamoDB, SQS and S3 cannot store)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check(value: Any, path: str, depth: int) -> None:
     if depth > _MAX_DEPTH:
         raise InvalidPayload(f"payload nests deeper than {_MAX_DEPTH} levels at {path}")
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        if not is_utf8(value):
+            raise InvalidPayload(f"payload{path} is not valid Unicode text (a lone surrogate)")
+        return
+    if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
         return
@@ -43,6 +57,8 @@ def _check(value: Any, path: str, depth: int) -> None:
                     f"payload{path} has a {type(key).__name__} key {key!r}; "
                     "JSON object keys must be strings"
                 )
+            if not is_utf8(key):
+                raise InvalidPayload(f"payload{path} has a key that is not valid Unicode text")
             _check(item, f"{path}[{key!r}]", depth + 1)
         return
     if isinstance(value, list):

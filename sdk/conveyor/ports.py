@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .model import TaskRecord, TaskState
+from .policy.backpressure import Signal
+from .policy.pool import Route
 
 
 class Clock(Protocol):
@@ -73,23 +75,34 @@ class TaskStore(Protocol):
         now_ms: int,
         *,
         expect_attempts: int | None = None,
+        expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         """Move to ``target`` iff the current state allows it (model.TRANSITIONS).
 
-        ``increments`` adds to integer fields atomically (``attempts``: +1 on a start).
+        ``increments`` adds to integer fields atomically (a start adds 1 to ``attempts``
+        and to ``starts``).
 
         Entering RUNNING from RUNNING additionally needs the lease to have expired
-        (``lease_until < now_ms``). ``expect_attempts`` pins the attempt number, so a
-        stale worker cannot finish someone else's attempt. Raises InvalidTransition
-        (carrying the current record) or TaskNotFound. At most one racer wins.
+        (``lease_until < now_ms``). ``expect_starts`` pins the attempt's fencing token
+        (``starts`` never goes down), so a stale attempt cannot finish someone else's;
+        ``expect_attempts`` pins the retry budget spent. Raises InvalidTransition carrying
+        the record as it is now (DynamoDB: ``ReturnValuesOnConditionCheckFailure``), so
+        a caller whose reply was lost can tell its own applied write from a newer one,
+        or TaskNotFound. At most one racer wins.
         """
         ...
 
     def update(
-        self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
+        self,
+        task_id: str,
+        changes: Mapping[str, Any],
+        *,
+        states: Iterable[TaskState],
+        expect_starts: int | None = None,
     ) -> TaskRecord:
-        """Set fields without a state change iff the state is in ``states``."""
+        """Set fields without a state change iff the state is in ``states`` (and the
+        fencing token is ``expect_starts``, when given)."""
         ...
 
     def delete(self, task_id: str, *, state: TaskState) -> None:
@@ -180,3 +193,56 @@ class PayloadStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def delete(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """The dynamic pool's routes (tenant -> dedicated lane) at one version (0: none)."""
+
+    version: int
+    routes: Mapping[str, Route]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlView:
+    """What producers read: the combined back-pressure signal and lane depths."""
+
+    signal: Signal | None
+    depths: Mapping[str, int]
+
+
+class ControlStore(Protocol):
+    """The multi-tenant control plane: pool routes, dispatcher membership, back-pressure
+    signals and lane leases. Times are epoch seconds."""
+
+    def routes(self, consistent: bool = False) -> RouteTable: ...
+
+    def put_routes(self, routes: Mapping[str, Route], expect_version: int) -> bool:
+        """Write iff still at ``expect_version``; False when another writer won."""
+        ...
+
+    def heartbeat(self, member: str, until: float) -> None: ...
+
+    def leave(self, member: str) -> None: ...
+
+    def members(self) -> dict[str, float]:
+        """member -> heartbeat expiry, expired ones included (callers filter)."""
+        ...
+
+    def put_signal(
+        self, member: str, signal: Signal, depths: Mapping[str, int] | None = None
+    ) -> None:
+        """Publish this member's signal and the depths of the lanes it serves."""
+        ...
+
+    def view(self) -> ControlView:
+        """Every member's signal combined (``policy.backpressure.combine``), depths merged."""
+        ...
+
+    def signal(self) -> Signal | None: ...
+
+    def acquire(self, lane: str, member: str, now: float, until: float) -> bool: ...
+
+    def release(self, lane: str, member: str) -> None: ...
+
+    def leases(self, lanes: Sequence[str]) -> dict[str, tuple[str, float]]: ...

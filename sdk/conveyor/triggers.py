@@ -27,14 +27,22 @@ from .envelope import Malformed
 
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 NAME_RE = re.compile(r"[^0-9A-Za-z_.-]")
+_VALID_NAME = re.compile(r"[0-9A-Za-z_.-]{1,64}")
+_HASHED_TAIL = re.compile(r"-[0-9a-f]{23}\Z")
 
 
 def scheduler_name(text: str) -> str:
-    """A valid Scheduler name (1-64 of [0-9A-Za-z-_.]) for any ID, stable and unique."""
-    clean = NAME_RE.sub("_", text)
-    if len(clean) <= 64:
-        return clean
-    return clean[:40] + "-" + hashlib.sha256(text.encode()).hexdigest()[:23]
+    """A valid Scheduler name (1-64 of [0-9A-Za-z-_.]) for any text, stable and injective.
+
+    A text that is already a valid name is its own name. Any other text (too long, empty,
+    or with other characters, e.g. ``job:1``) becomes its first 40 characters cleaned, a
+    ``-`` and 23 hex digits of its SHA-256; a valid text that merely looks like that form
+    is hashed too. So distinct texts get distinct names (``job:1`` and ``job_1`` included),
+    short of a SHA-256 collision on 92 bits."""
+    if _VALID_NAME.fullmatch(text) and not _HASHED_TAIL.search(text):
+        return text
+    sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return NAME_RE.sub("_", text[:40]) + "-" + sha[:23]
 
 
 def schedule_name(task_type: str, schedule: Schedule) -> str:

@@ -11,15 +11,13 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 class Synth:
-    def __init__(self, tmp_dir) -> None:
+    def __init__(self, tmp_dir, catalog: str = "examples.catalog", stage: str = "test") -> None:
         import aws_cdk as cdk
         from aws_cdk.assertions import Template
 
         import app as cdk_app
 
-        self.app = cdk.App(
-            outdir=str(tmp_dir), context={"catalog": "examples.catalog", "stage": "test"}
-        )
+        self.app = cdk.App(outdir=str(tmp_dir), context={"catalog": catalog, "stage": stage})
         self.stack = cdk_app.build(self.app)
         # cdk-nag runs here, as policy validation: any unacknowledged finding raises.
         self.assembly = self.app.synth()
@@ -34,3 +32,9 @@ class Synth:
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory) -> Synth:
     return Synth(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def direct_synth(tmp_path_factory) -> Synth:
+    """A catalog with a ``direct`` Lambda type (SQS event source mapping), cdk-nag on."""
+    return Synth(tmp_path_factory.mktemp("cdk.out"), "tests.support.direct_catalog", "direct")

@@ -212,6 +212,41 @@ def test_increments_are_atomic_and_start_from_zero(store):
     assert (back.attempts, back.throttles) == (0, 1)
 
 
+def test_the_fencing_token_never_goes_down_and_refuses_a_stale_attempt(store):
+    """A hand-back gives the attempt back (``attempts`` - 1) but ``starts`` stays, so the
+    attempt from before it cannot write over the attempt after it; a refused write
+    carries the record as it is now."""
+    store.create(record(), NOW)
+    start = {"attempts": 1, "starts": 1}
+    first = store.transition(
+        "t-1", TaskState.RUNNING, {"lease_until": NOW + 5, "owner": "a"}, NOW, increments=start
+    )
+    assert (first.attempts, first.starts, first.owner) == (1, 1, "a")
+    store.transition(
+        "t-1",
+        TaskState.QUEUED,
+        {"lease_until": None, "owner": None},
+        NOW,
+        expect_starts=1,
+        increments={"attempts": -1},
+    )
+    second = store.transition(
+        "t-1", TaskState.RUNNING, {"lease_until": NOW + 5, "owner": "b"}, NOW, increments=start
+    )
+    assert (second.attempts, second.starts) == (1, 2)
+    with pytest.raises(InvalidTransition) as info:
+        store.transition("t-1", TaskState.SUCCEEDED, {}, NOW, expect_starts=1)
+    assert (info.value.current.state, info.value.current.owner) == (TaskState.RUNNING, "b")
+    with pytest.raises(InvalidTransition):
+        store.update("t-1", {"lease_until": NOW + 9}, states=[TaskState.RUNNING], expect_starts=1)
+    extended = store.update(
+        "t-1", {"lease_until": NOW + 9}, states=[TaskState.RUNNING], expect_starts=2
+    )
+    assert extended.lease_until == NOW + 9
+    done = store.transition("t-1", TaskState.SUCCEEDED, {"owner": None}, NOW, expect_starts=2)
+    assert (done.state, done.starts, done.owner) == (TaskState.SUCCEEDED, 2, None)
+
+
 def test_pauses_by_type_and_tenant(store):
     assert store.paused() == frozenset()
     store.set_paused("type", "make_thumbnail", True)

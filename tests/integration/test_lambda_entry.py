@@ -52,20 +52,7 @@ def test_sqs_batch_reports_partial_failures(tmp_path, monkeypatch):
     ok = client.submit("work", {"mode": "ok"}).task_id
     flaky = client.submit("work", {"mode": "flaky", "ok_at": 2}).task_id
     fatal = client.submit("work", {"mode": "fatal"}).task_id
-    records = [
-        {
-            "messageId": f"m{i}",
-            "receiptHandle": "r",
-            "body": body_of(rt, t),
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "awsRegion": "us-east-1",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-        }
-        for i, t in enumerate([ok, flaky, fatal])
-    ]
+    records = [sqs_record(body_of(rt, t), f"m{i}") for i, t in enumerate([ok, flaky, fatal])]
     records.append({**records[0], "messageId": "m3", "body": "garbage"})
     response = handler({"Records": records}, Context())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # the retry only
@@ -90,3 +77,39 @@ def test_handler_built_from_the_environment_runs_a_task(aws, topology, tmp_path,
     response = handler({"conveyor": body_of(rt, task_id)}, Context())
     assert (response["action"], response["state"]) == ("ack", "SUCCEEDED")
     assert ledger.effects()[task_id] == 1
+
+
+def sqs_record(body: str, message_id: str) -> dict:
+    return {
+        "messageId": message_id,
+        "receiptHandle": "r",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+    }
+
+
+def test_a_dead_letter_sqs_did_not_accept_keeps_the_record_and_comes_back(tmp_path, monkeypatch):
+    """SendMessageBatch answers with the entry failed: the record is reported failed (it
+    comes back), and its redelivery, finding the task FAILED, dead-letters it again."""
+    rt, handler = setup(tmp_path, monkeypatch)
+    fatal = rt.client().submit("work", {"mode": "fatal"}).task_id
+    ok = rt.client().submit("work", {"mode": "ok"}).task_id
+    body, ok_body = body_of(rt, fatal), body_of(rt, ok)
+    real_send = rt.lanes.send
+    rt.lanes.send = lambda queue, messages: [m.id for m in messages]
+    try:  # (a batch whose every record fails is retried whole by Powertools' design)
+        batch = [sqs_record(body, "m0"), sqs_record(ok_body, "ok")]
+        response = handler({"Records": batch}, Context())
+    finally:
+        rt.lanes.send = real_send
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert rt.store.get(fatal).state.value == "FAILED"
+    assert handler({"Records": [sqs_record(body, "m1")]}, Context()) == {"batchItemFailures": []}
+    (letter,) = rt.lanes.receive(rt.topology.dlq, max_messages=10)
+    assert json.loads(letter.body)["reason"] == "cannot ever work"
+    assert ledger.effects()[fatal] == 0

@@ -245,6 +245,15 @@ BAD_INPUTS = [
     (InvalidTenant, ("nightly_report", {}), {"tenant": "a b"}),
     (InvalidTenant, ("nightly_report", {}), {"tenant": 7}),
     (InvalidOption, ("nightly_report", {}), {"tags": ["x" * 65]}),
+    (InvalidTaskId, ("nightly_report", {}), {"task_id": "job-1\n"}),
+    (InvalidTenant, ("nightly_report", {}), {"tenant": "acme\n"}),
+    (InvalidOption, ("nightly_report", {}), {"tags": ["\ud800"]}),
+    (InvalidOption, ("nightly_report", {}), {"tags": "abc"}),
+    (InvalidOption, ("nightly_report", {}), {"tags": 5}),
+    (InvalidOption, ("nightly_report", {}), {"tags": {"k": "v"}}),
+    (InvalidPayload, ("nightly_report", {"text": "a\udfffb"}), {}),
+    (InvalidPayload, ("nightly_report", {"\ud800": 1}), {}),
+    (InvalidPayload, ("nightly_report", ["ok", ["\ud83d"]]), {}),
 ]
 
 
@@ -302,3 +311,12 @@ def test_a_client_built_from_aws_settings_has_every_adapter(provisioned, topolog
     assert client.cancel(task_id).state is TaskState.CANCELLED
     assert {s["Name"] for s in client.scheduler.list()} == {"nightly"}
     assert client.events is not None
+
+
+@pytest.mark.parametrize("task_id", ["\ud800", "job-1\n", "has space", 5, ""])
+def test_get_and_cancel_of_a_malformed_id_raise_a_typed_error(client, task_id):
+    before = footprint(client)
+    for call in (client.get, client.cancel):
+        with pytest.raises(InvalidTaskId):
+            call(task_id)
+    assert footprint(client) == before

@@ -180,3 +180,22 @@ def test_bad_times_create_nothing(rt, kwargs):
         rt.client().submit("work", {}, **kwargs)
     assert schedules_of(rt) == []
     assert rt.store.list(limit=10).records == []
+
+
+def test_ids_that_differ_only_in_a_colon_get_distinct_schedules(rt):
+    client = rt.client()
+    at = datetime.fromtimestamp(rt.clock.now() + 3600, UTC)
+    for task_id in ("job:1", "job_1"):
+        assert client.submit("work", {"mode": "ok"}, task_id=task_id, at=at).status == "created"
+    names = sorted(s["Name"] for s in schedules_of(rt))
+    assert len(names) == 2
+    assert "t-job_1" in names
+    client.cancel("job:1")
+    assert [s["Name"] for s in schedules_of(rt)] == ["t-job_1"]
+    driver = ScheduleDriver(rt.scheduler, rt.lanes, clock=rt.clock)
+    rt.clock.advance(3601)
+    assert [name for name, _ in driver.tick()] == ["t-job_1"]
+    rt.dispatcher().drain(idle_passes=2)
+    assert client.get("job_1").state is TaskState.SUCCEEDED
+    assert client.get("job:1").state is TaskState.CANCELLED
+    assert ledger.effects()["job:1"] == 0

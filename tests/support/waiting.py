@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -15,3 +16,14 @@ def wait_terminal(client: Any, ids: list[str], timeout: float = 90.0) -> list[An
             return records
         time.sleep(0.3)
     raise AssertionError([client.get(i).state for i in ids])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, every: float = 0.2) -> Any:
+    """``predicate()``'s first truthy value; AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout:g} s")

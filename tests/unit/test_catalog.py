@@ -61,6 +61,7 @@ def test_defaults_are_typed_and_frozen():
         ({"direct": True, "executor": "fargate", "timeout": 60}, "direct"),
         ({"colour": "red"}, "colour"),
         ({"name": "Bad-Name"}, "name"),
+        ({"name": "job\n"}, "name"),
     ],
 )
 def test_wrong_declarations_name_the_task_and_the_field(opts, field):
@@ -111,4 +112,4 @@ def test_events_default_to_failures_and_take_names_or_states():
     for bad in ("some", ["RUNNING"], 3):
         with pytest.raises(CatalogError, match="'events'"):
             cat.task(name="e", events=bad)(handler)
-    assert not cat.task(name="f")(handler).task_type.indexed
+    assert cat.task(name="f")(handler).task_type.indexed

@@ -20,3 +20,20 @@ def test_bad_entropy_or_time():
         new_task_id(0, b"short")
     with pytest.raises(ValueError):
         new_task_id(-1)
+
+
+@pytest.mark.parametrize("text", ["job-1\n", "job-1\r\n", "\njob-1", "job\n1"])
+def test_a_task_id_with_a_newline_is_rejected(text):
+    from conveyor.errors import InvalidTaskId
+
+    with pytest.raises(InvalidTaskId):
+        validate_task_id(text)
+
+
+@pytest.mark.parametrize("text", ["acme\n", "acme\r\n", "ac\nme"])
+def test_a_tenant_with_a_newline_is_rejected(text):
+    from conveyor.errors import InvalidTenant
+    from conveyor.ids import validate_tenant
+
+    with pytest.raises(InvalidTenant):
+        validate_tenant(text)

@@ -6,7 +6,8 @@ A Lambda attempt that only touches DynamoDB builds one client (each costs ~20-40
 cold start), whatever the runtime wiring holds.
 
 ``AWS_ENDPOINT_URL`` (and per-service ``AWS_ENDPOINT_URL_SQS`` ...) are honoured by boto3
-itself, so pointing the SDK at the dev cloud needs no Conveyor-specific setting.
+itself, so pointing the SDK at the dev cloud needs no Conveyor-specific setting. Clients
+of a loopback endpoint say clearly when the dev cloud restarted or stopped (devcloud_guard).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from .devcloud_guard import guard
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -74,6 +77,7 @@ class AwsClients:
                 )
                 if self.counter is not None:
                     self.counter.attach(client)
+                guard(client)
                 self._clients[service] = client
             return self._clients[service]
 

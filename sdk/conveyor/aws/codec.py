@@ -29,6 +29,8 @@ ATTR: dict[str, str] = {
     "payload_ref": "pref",
     "attempts": "att",
     "throttles": "thr",
+    "starts": "tok",
+    "owner": "own",
     "queued_at": "queued",
     "started_at": "started",
     "finished_at": "finished",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ class MemoryTaskStore:
     def __init__(self) -> None:
         self.records: dict[str, TaskRecord] = {}
         self.pauses: set[tuple[str, str]] = set()
+        self.markers: dict[str, str] = {}
         self.writes = 0
         self._lock = threading.Lock()
 
@@ -47,6 +49,7 @@ class MemoryTaskStore:
         now_ms: int,
         *,
         expect_attempts: int | None = None,
+        expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
     ) -> TaskRecord:
         with self._lock:
@@ -58,6 +61,8 @@ class MemoryTaskStore:
                 ok = current.lease_until is not None and current.lease_until < now_ms
             if ok and expect_attempts is not None:
                 ok = current.attempts == expect_attempts
+            if ok and expect_starts is not None:
+                ok = current.starts == expect_starts
             if not ok:
                 raise InvalidTransition(
                     f"task {task_id!r} cannot go {current.state} -> {target}", current
@@ -69,14 +74,21 @@ class MemoryTaskStore:
             return updated
 
     def update(
-        self, task_id: str, changes: Mapping[str, Any], *, states: Iterable[TaskState]
+        self,
+        task_id: str,
+        changes: Mapping[str, Any],
+        *,
+        states: Iterable[TaskState],
+        expect_starts: int | None = None,
     ) -> TaskRecord:
         allowed = set(states)
         with self._lock:
             current = self.records.get(task_id)
             if current is None:
                 raise TaskNotFound(f"no task {task_id!r}")
-            if current.state not in allowed:
+            if current.state not in allowed or (
+                expect_starts is not None and current.starts != expect_starts
+            ):
                 raise InvalidTransition(
                     f"task {task_id!r} is {current.state}, not one of {sorted(allowed)}", current
                 )
@@ -121,3 +133,38 @@ class MemoryTaskStore:
     def paused(self) -> frozenset[tuple[str, str]]:
         with self._lock:
             return frozenset(self.pauses)
+
+    # -- for the reconciler (``runtime.reconciler.ReconcileStore``) -----------------------
+
+    def keys_by_type(
+        self,
+        task_type: str,
+        *,
+        lo: str | None = None,
+        hi: str | None = None,
+        cursor: str | None = None,
+        limit: int = 1000,
+    ) -> tuple[builtins.list[str], str | None]:
+        """IDs of ``task_type`` in ``[lo, hi]``, in ID order, a page after ``cursor``."""
+        with self._lock:
+            ids = sorted(
+                t
+                for t, r in self.records.items()
+                if r.task_type == task_type
+                and (lo is None or t >= lo)
+                and (hi is None or t <= hi)
+                and (cursor is None or t > cursor)
+            )
+        page = ids[:limit]
+        return page, (page[-1] if len(ids) > limit else None)
+
+    def peek_many(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        return self.get_many(task_ids)
+
+    def read_marker(self, name: str) -> str | None:
+        with self._lock:
+            return self.markers.get(name)
+
+    def write_marker(self, name: str, value: str) -> None:
+        with self._lock:
+            self.markers[name] = value

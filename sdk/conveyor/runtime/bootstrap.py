@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog
-from ..ports import Clock, EventPublisher, Lanes, PayloadStore, SystemClock, TaskStore
+from ..ports import (
+    Clock,
+    ControlStore,
+    EventPublisher,
+    Lanes,
+    PayloadStore,
+    SystemClock,
+    TaskStore,
+)
 from ..topology import Topology
 from .runner import TaskRunner
 
@@ -32,6 +40,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     scheduler: Any = None
+    #: The multi-tenant control plane (routes, signals, leases); None where not used.
+    control: ControlStore | None = None
 
     def runner(self, **kwargs: Any) -> TaskRunner:
         return TaskRunner(
@@ -76,6 +86,7 @@ class Runtime:
             events=self.events,
             clock=self.clock,
             scheduler=self.scheduler,
+            control=kwargs.pop("control", self.control if self.topology.multi_tenant else None),
             **kwargs,
         )
 
@@ -84,6 +95,7 @@ def aws_runtime(
     catalog: Catalog, topology: Topology, clients: Any, *, clock: Clock | None = None
 ) -> Runtime:
     from ..aws import DynamoTaskStore, EventBridgePublisher, S3PayloadStore, SqsLanes
+    from ..aws.control import DynamoControl
     from ..aws.scheduler import EventBridgeScheduler
     from ..aws.store import unindexed_types
 
@@ -97,6 +109,7 @@ def aws_runtime(
         events=EventBridgePublisher(clients.events, topology.event_bus),
         clock=clock or SystemClock(),
         scheduler=EventBridgeScheduler(clients.scheduler, lanes, topology),
+        control=DynamoControl(clients.dynamodb, topology.table),
     )
 
 
@@ -104,6 +117,7 @@ def memory_runtime(
     catalog: Catalog, topology: Topology | None = None, *, clock: Clock | None = None, seed: int = 0
 ) -> Runtime:
     from ..memory import MemoryEvents, MemoryLanes, MemoryPayloadStore, MemoryTaskStore
+    from ..memory.control import MemoryControl
 
     clock = clock or SystemClock()
     return Runtime(
@@ -115,4 +129,5 @@ def memory_runtime(
         events=MemoryEvents(),
         clock=clock,
         rng=random.Random(seed),
+        control=MemoryControl(),
     )

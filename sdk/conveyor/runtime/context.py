@@ -3,6 +3,8 @@
 ``ctx.cancelled`` becomes true once someone cancels the running task (checked against the
 store at most every ``poll`` seconds, so a tight loop costs little); ``ctx.heartbeat()``
 tells the worker the task is alive (it extends the message visibility and the lease).
+Neither ever raises into the handler: a failed read keeps the last answer, a failed
+heartbeat is logged (the worker's own heartbeat tries again).
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ class TaskContext:
         now = self.clock.now()
         if now - self._checked_at >= self.poll:
             self._checked_at = now
-            record = self.store.get(self.task_id)
+            try:
+                record = self.store.get(self.task_id)
+            except Exception:
+                self._log_failure("could not read the task to check for a cancel")
+                return False
             self._cancelled = record is None or record.cancel_requested
         return self._cancelled
 
@@ -49,5 +55,13 @@ class TaskContext:
         return max(0.0, self.deadline - self.clock.now())
 
     def heartbeat(self) -> None:
-        if self.on_heartbeat is not None:
+        if self.on_heartbeat is None:
+            return
+        try:
             self.on_heartbeat()
+        except Exception:
+            self._log_failure("heartbeat failed")
+
+    def _log_failure(self, message: str) -> None:
+        if self.logger is not None:
+            self.logger.exception(message, extra={"task_id": self.task_id})

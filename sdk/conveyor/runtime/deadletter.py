@@ -19,13 +19,14 @@ it crashes at any point:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..envelope import Malformed, parse
-from ..errors import InvalidTransition, TaskNotFound
+from ..errors import ConveyorError, InvalidTransition, TaskNotFound
 from ..model import TaskState
 from ..ports import InMessage, Lanes, OutMessage, TaskStore
 from ..topology import Topology
@@ -133,13 +134,19 @@ class DeadLetters:
         return out
 
     def redrive(
-        self, *, task_type: str | None = None, since_ms: int | None = None, now_ms: int
+        self,
+        *,
+        task_type: str | None = None,
+        since_ms: int | None = None,
+        now_ms: int,
+        task_id: str | None = None,
     ) -> list[str]:
-        """Re-queue matching entries with attempts reset; returns the task IDs re-queued."""
+        """Re-queue matching entries (all, or one ``task_id``'s) with attempts reset;
+        returns the task IDs re-queued."""
         redriven: list[str] = []
         skipped: list[str] = []
         for entry in self._scan(visibility=60):
-            if not _matches(entry, task_type, since_ms):
+            if not _matches(entry, task_type, since_ms) or task_id not in (None, entry.task_id):
                 skipped.append(entry.receipt)
                 continue
             if self._redrive_one(entry, now_ms):
@@ -177,10 +184,33 @@ class DeadLetters:
                 return False
         elif record.state is not TaskState.QUEUED:
             return False  # settled some other way since; the entry is stale
-        self.lanes.send(
+        failed = self.lanes.send(
             record.lane, [OutMessage(body=entry.body, group=record.tenant, id=record.task_id)]
         )
+        if failed:  # keep the entry: a later redrive sends it (the record is QUEUED now)
+            raise ConveyorError(f"could not re-queue task {record.task_id!r}; try again")
         return True
+
+
+def dead_lettered_ids(lanes: Lanes, dlq: str, limit: int) -> set[str] | None:
+    """Task IDs the DLQ holds entries for, read without consuming them (each entry is
+    hidden 30 s while read, then released). None when the DLQ holds more than ``limit``
+    entries (the answer would be partial); at most ``limit / 10 + 1`` receives."""
+    seen: list[str] = []
+    ids: set[str] = set()
+    try:
+        while len(seen) <= limit:
+            batch = lanes.receive(dlq, max_messages=10, visibility=30)
+            if not batch:
+                return ids
+            for message in batch:
+                seen.append(message.receipt)
+                ids.add(_read(message).task_id)
+        return None
+    finally:
+        for receipt in seen:
+            with contextlib.suppress(Exception):  # else it comes back after 30 s anyway
+                lanes.change_visibility(dlq, receipt, 0)
 
 
 def _matches(entry: DeadLetter, task_type: str | None, since_ms: int | None) -> bool:

@@ -1,70 +1,51 @@
 """The dispatcher: push mode. Pulls lanes, decides, hands tasks to executors.
 
-For each message pulled from a lane it
+Pulled messages are classified by the ``Intake`` (creators, malformed, expired, paused);
+runnable ones wait in a small per-lane buffer while their type is at its concurrency
+quota; one that waits longer than ``buffer_seconds`` (default 45 s, inside the lanes'
+60 s visibility) is released to the lane, so nothing is redelivered behind our back.
+Otherwise a task goes to the executor of its type: Lambda types run one task per
+invocation; Fargate types are forwarded, in batches, to the type's work queue.
 
-* dead-letters it with a reason if it is malformed or of an unknown type;
-* expires it if its TTL has passed (EXPIRED, never run);
-* holds it (back to the lane, hidden for ``hold_seconds`` plus up to 50% jitter, so a
-  resume releases held tasks spread out, not as a herd) if its type or tenant is paused;
-* keeps it in a small per-lane buffer while its type is at its concurrency quota; one
-  that waits longer than ``buffer_seconds`` (default 45 s, inside the lanes' 60 s
-  visibility) is released to the lane, so nothing is redelivered behind our back;
-* otherwise hands it to the executor of its type: Lambda types run one task per
-  invocation; Fargate types are forwarded, in batches, to the type's work queue.
+What to pull next is the ``WeightedLanePicker``'s choice (a pure policy); pulls happen
+only while there is room, so excess work stays in SQS. Acks, forwards and dead letters
+wait in the ``Outbox`` and are sent in batches of 10.
 
-Cancelled tasks need no check here: starting a task is a conditional write that a
-cancelled task fails. What to pull next is the ``WeightedLanePicker``'s choice (a pure
-policy); pulls happen only while there is room, so excess work stays in SQS. Acks,
-forwards and dead letters are sent in batches of 10.
-
-``step()`` is one synchronous pass (tests and the dev cloud drive it); ``run()`` loops
-with per-lane pollers that long-poll while idle, so an idle dispatcher costs a few
-requests a minute per lane.
+``step()`` is one synchronous pass (tests and the dev cloud drive it); ``run()`` is the
+service (``service.serve``): per-lane pollers that long-poll while idle, so an idle
+dispatcher costs a few requests a minute per lane.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
-from ..admission import admit
 from ..catalog import Catalog, TaskType
-from ..envelope import Envelope, Malformed, parse
-from ..errors import UnknownTaskType, ValidationError
 from ..model import PRIORITY_WEIGHTS
 from ..policy.picker import WeightedLanePicker
-from ..ports import Clock, InMessage, Lanes, OutMessage, SystemClock, TaskStore
+from ..ports import Clock, InMessage, Lanes, SystemClock, TaskStore
 from ..topology import Topology
-from ..triggers import expand, is_creator
-from .deadletter import dead_letter
 from .executors import Executor
-from .outcome import ACK, DLQ, HOLD, RETRY, Outcome
+from .intake import Held, Intake, PauseSetUnknown
+from .outbox import MAX_VISIBILITY, RECYCLE_AT, Outbox
+from .outcome import HOLD, RETRY, Outcome
+from .reconciler import FROM_ENV, Reconciler, ReconcileStore, interval_from_env
 from .runner import TaskRunner
+from .service import serve
+
+__all__ = ["MAX_VISIBILITY", "RECYCLE_AT", "Dispatcher", "DispatcherStats"]
 
 logger = Logger(service="conveyor-dispatcher")
-MAX_VISIBILITY = 43_200
-#: A message received this many times is re-sent as a fresh copy instead of being hidden
-#: again, so long pauses, holds and throttles never reach the lane's maxReceiveCount
-#: (100) and get dead-lettered by SQS itself.
-RECYCLE_AT = 50
+_Held = Held  # the name tests and older callers use
 #: Seconds of lane visibility kept in hand before an attempt's message is extended.
 EXTEND_MARGIN = 15.0
-
-
-@dataclass
-class _Held:
-    lane: str
-    message: InMessage
-    env: Envelope
-    task_type: TaskType
-    since: float
 
 
 @dataclass
@@ -109,6 +90,7 @@ class Dispatcher:
         lane_visibility: int = 60,
         pause_refresh: float = 2.0,
         fill_seconds: float = 1.0,
+        reconcile_every: float | None = FROM_ENV,
     ) -> None:
         self.catalog = catalog
         self.topology = topology
@@ -121,7 +103,6 @@ class Dispatcher:
         self.max_in_flight = max_in_flight
         self.buffer_per_lane = buffer_per_lane
         self.buffer_seconds = buffer_seconds
-        self.hold_seconds = hold_seconds
         #: Seconds a finished message may wait for its batched ack (the service loop
         #: flushes at 10 pending or after this long, whichever comes first).
         self.flush_every = flush_every
@@ -131,21 +112,30 @@ class Dispatcher:
         #: receive per message; a backlog (full receives) and an idle lane's first message
         #: (long poll) never wait. Adds at most this much queue wait to a trickle.
         self.fill_seconds = fill_seconds
-        self.pause_refresh = pause_refresh
-        self._triggers = {t.name: t for task_type in catalog for t in task_type.triggers}
+        #: Seconds between the reconciler's passes while ``run`` serves; None: no reconciler.
+        #: By default ``CONVEYOR_RECONCILE_SECONDS`` (60; 0 turns it off).
+        self.reconcile_every = (
+            interval_from_env() if reconcile_every == FROM_ENV else reconcile_every
+        )
+        self.outbox = Outbox(lanes, topology, self.clock)
+        self.intake = Intake(
+            catalog,
+            topology,
+            store,
+            runner,
+            self._settle,
+            clock=self.clock,
+            rng=self.rng,
+            hold_seconds=hold_seconds,
+            pause_refresh=pause_refresh,
+        )
         self.picker = WeightedLanePicker(
             {p: topology.lanes_of(p) for p in PRIORITY_WEIGHTS}, PRIORITY_WEIGHTS
         )
-        self.buffers: dict[str, deque[_Held]] = {lane: deque() for lane in topology.lanes}
+        self.buffers: dict[str, deque[Held]] = {lane: deque() for lane in topology.lanes}
         self.running: list[_Running] = []
         self.in_flight: Counter[str] = Counter()
         self.stats = DispatcherStats()
-        self._acks: dict[str, list[str]] = defaultdict(list)
-        self._forward: dict[str, list[tuple[str, InMessage, Envelope]]] = defaultdict(list)
-        self._dead: list[tuple[str, InMessage, Outcome]] = []
-        self._recycle: list[tuple[str, InMessage, int]] = []
-        self._paused: frozenset[tuple[str, str]] = frozenset()
-        self._paused_at = -1e18
         self._next_poll: dict[str, float] = {}
         self._empty_wait: dict[str, float] = {}
         self._lock = threading.RLock()
@@ -160,7 +150,11 @@ class Dispatcher:
         for lane in self.topology.lanes:
             room = self.buffer_per_lane - len(self.buffers[lane])
             if room > 0 and self._capacity() > 0 and now >= self._next_poll.get(lane, 0.0):
-                messages = self.lanes.receive(lane, max_messages=min(10, room))
+                try:
+                    messages = self.lanes.receive(lane, max_messages=min(10, room))
+                except Exception:
+                    logger.exception("receive failed", extra={"lane": lane})
+                    messages = []
                 pulled += len(messages)
                 self._backoff_empty(lane, now, bool(messages))
                 self.ingest(lane, messages)
@@ -181,88 +175,29 @@ class Dispatcher:
             self._next_poll[lane] = now + wait
 
     def _capacity(self) -> int:
+        """Messages we may still pull: held, running and unsent ones all count, so an
+        outage of the outbox's sends stops pulling instead of piling up receipts."""
         buffered = sum(len(b) for b in self.buffers.values())
-        return self.max_in_flight - len(self.running) - buffered
+        return self.max_in_flight - len(self.running) - buffered - self.outbox.pending()
 
     def paused(self) -> frozenset[tuple[str, str]]:
-        now = self.clock.now()
-        if now - self._paused_at >= self.pause_refresh:
-            self._paused = self.store.paused()
-            self._paused_at = now
-        return self._paused
+        return self.intake.paused()
 
     def ingest(self, lane: str, messages: list[InMessage]) -> None:
         """Classify freshly pulled messages; runnable ones go to the lane's buffer."""
-        now = self.clock.now()
-        paused = self.paused() if messages else frozenset()
+        if not messages:
+            return
         with self._lock:
             self.stats.received += len(messages)
+        try:
+            paused = self.paused()
+        except PauseSetUnknown:
+            logger.exception("pause set unknown: holding the batch", extra={"lane": lane})
             for message in messages:
-                settled, created = self._from_creator(lane, message, now)
-                if settled:
-                    continue
-                try:
-                    env = created or parse(message.body)
-                    task_type = self.catalog.get(env.task_type)
-                except (Malformed, UnknownTaskType) as exc:
-                    kind = "malformed" if isinstance(exc, Malformed) else "unknown-type"
-                    task_id = "" if isinstance(exc, Malformed) else env.task_id
-                    self._settle(lane, message, Outcome(DLQ, task_id, kind, reason=str(exc)))
-                    continue
-                if env.expires_at is not None and now * 1000 >= env.expires_at:
-                    self._settle(
-                        lane, message, self.runner.expire(env.task_id, task_type, int(now * 1000))
-                    )
-                    continue
-                if ("type", env.task_type) in paused or ("tenant", env.tenant) in paused:
-                    delay = self.hold_seconds * (1 + 0.5 * self.rng.random())
-                    self._settle(
-                        lane,
-                        message,
-                        Outcome(HOLD, env.task_id, "paused", delay=delay, reason="paused"),
-                    )
-                    continue
-                self.buffers[lane].append(_Held(lane, message, env, task_type, now))
-
-    def _from_creator(
-        self, lane: str, message: InMessage, now: float
-    ) -> tuple[bool, Envelope | None]:
-        """A schedule firing or an event becomes a task here (ID derived, so a second
-        delivery is a duplicate). Returns (settled, envelope): (False, env) for a new task,
-        (False, None) for an ordinary message, (True, None) when the message was settled
-        (a duplicate, or dead-lettered with a reason)."""
-        if '"fire"' not in message.body and '"trigger"' not in message.body:
-            return False, None
-        try:
-            data = json.loads(message.body)
-        except ValueError:
-            return False, None
-        if not is_creator(data):
-            return False, None
-        now_ms = int(now * 1000)
-        try:
-            request = expand(data, self._triggers)
-            admitted = admit(self.catalog, self.topology, request, now_ms)
-        except (Malformed, ValidationError) as exc:
-            self._settle(lane, message, Outcome(DLQ, "", "malformed", reason=str(exc)))
-            return True, None
-        if admitted.offload_key:
-            self.runner.payloads.put(admitted.offload_key, admitted.payload_bytes)
-        record, fresh = self.store.create(admitted.record, now_ms)
-        if not fresh:
-            same = record.payload_sha256 == admitted.record.payload_sha256
-            self._settle(
-                lane,
-                message,
-                Outcome(
-                    ACK if same else DLQ,
-                    record.task_id,
-                    "duplicate" if same else "malformed",
-                    reason="" if same else "derived task ID already used by another payload",
-                ),
-            )
-            return True, None
-        return False, Envelope.for_record(record, admitted.payload, now_ms)
+                self._settle(lane, message, self.intake.unknown_hold(message))
+            return
+        with self._lock:
+            self.buffers[lane].extend(self.intake.classify(lane, messages, paused))
 
     def _eligible(self, task_type: TaskType) -> bool:
         if task_type.executor == "fargate":
@@ -294,7 +229,7 @@ class Dispatcher:
                         ),
                     )
 
-    def _next_eligible(self) -> _Held | None:
+    def _next_eligible(self) -> Held | None:
         if not any(self.buffers.values()):
             return None
         for lane in self.picker.order():
@@ -305,12 +240,18 @@ class Dispatcher:
                     return held
         return None
 
-    def _start(self, held: _Held) -> None:
+    def _start(self, held: Held) -> None:
+        try:
+            self._hand_over(held)
+        except Exception:
+            logger.exception("could not hand a task over", extra={"task_id": held.env.task_id})
+            self._settle(held.lane, held.message, self.intake.unknown_hold(held.message))
+
+    def _hand_over(self, held: Held) -> None:
         name = held.task_type.name
         if held.task_type.executor == "fargate":
-            self._forward[self.topology.work_queue(name)].append(
-                (held.lane, held.message, held.env)
-            )
+            queue = self.topology.work_queue(name)
+            self.outbox.forward(queue, held.lane, held.message, held.env.tenant)
             self.stats.forwarded[name] += 1
             return
         future = self.executor.submit(held.task_type, held.message.body, held.env)
@@ -339,13 +280,12 @@ class Dispatcher:
             self.running = pending
             self._extend(pending)
             for item in done:
-                self.in_flight[item.task_type.name] -= 1
                 try:
-                    outcome = item.future.result()
-                except Exception as exc:
-                    logger.exception("executor failed")
-                    outcome = Outcome(RETRY, "", "retryable", delay=5.0, reason=str(exc))
-                self._settle(item.lane, item.message, outcome)
+                    self._settle(item.lane, item.message, _outcome_of(item.future))
+                except Exception:
+                    logger.exception("could not settle an attempt's message")
+                finally:
+                    self.in_flight[item.task_type.name] -= 1
             return len(done)
 
     def _extend(self, running: list[_Running]) -> None:
@@ -370,63 +310,17 @@ class Dispatcher:
 
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1
-        if outcome.action == ACK:
-            self._acks[lane].append(message.receipt)
-        elif outcome.action in (RETRY, HOLD):
-            delay = int(min(MAX_VISIBILITY, max(0, round(outcome.delay))))
-            if message.receive_count >= RECYCLE_AT:
-                self._recycle.append((lane, message, min(delay, 900)))
-            else:
-                self.lanes.change_visibility(lane, message.receipt, delay)
-        elif outcome.action == DLQ:
-            self._dead.append((lane, message, outcome))
+        self.outbox.settle(lane, message, outcome)
 
     def pending(self) -> int:
         """Messages whose ack, forward or dead letter waits for the next flush."""
-        with self._lock:
-            return (
-                sum(map(len, self._acks.values()))
-                + sum(map(len, self._forward.values()))
-                + len(self._dead)
-                + len(self._recycle)
-            )
+        return self.outbox.pending()
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
         """Send forwards and dead letters, then delete what they replace (in that order,
-        so a crash in between duplicates at worst and never loses)."""
-        with self._lock:
-            forward, self._forward = self._forward, defaultdict(list)
-            dead, self._dead = self._dead, []
-            acks, self._acks = self._acks, defaultdict(list)
-            recycle, self._recycle = self._recycle, []
-        now = int(self.clock.now() * 1000)
-        for lane, message, delay in recycle:
-            env = parse(message.body)
-            if not self.lanes.send(
-                lane, [OutMessage(body=message.body, group=env.tenant, delay=delay, id=env.task_id)]
-            ):
-                acks[lane].append(message.receipt)
-        for queue, items in forward.items():
-            messages = [
-                OutMessage(body=m.body, group=env.tenant, id=str(i))
-                for i, (_, m, env) in enumerate(items)
-            ]
-            failed = set(self.lanes.send(queue, messages))
-            for i, (lane, message, _) in enumerate(items):
-                if str(i) not in failed:
-                    acks[lane].append(message.receipt)
-        if dead:
-            letters = [dead_letter(m.body, o, lane, now) for lane, m, o in dead]
-            letters = [
-                OutMessage(body=x.body, group=x.group, id=str(i)) for i, x in enumerate(letters)
-            ]
-            failed = set(self.lanes.send(self.topology.dlq, letters))
-            for i, (lane, message, _) in enumerate(dead):
-                if str(i) not in failed:
-                    acks[lane].append(message.receipt)
-        for lane, receipts in acks.items():
-            if receipts:
-                self.lanes.delete(lane, receipts)
+        so a crash in between duplicates at worst and never loses). False when something
+        could not be sent and stays queued for the next flush."""
+        return self.outbox.flush()
 
     # -- service loop ---------------------------------------------------------------------
 
@@ -468,45 +362,31 @@ class Dispatcher:
         self.flush()
 
     def run(self, stop: threading.Event, *, wait_seconds: int = 20) -> None:
-        """Serve until ``stop`` is set: one long-polling puller thread per lane."""
+        """Serve until ``stop`` is set: one long-polling puller thread per lane, and the
+        reconciler on its own thread (every ``reconcile_every`` seconds)."""
+        serve(self, stop, wait_seconds=wait_seconds, reconcile=self.reconciler())
 
-        def pull(lane: str) -> None:
-            while not stop.is_set():
-                with self._lock:
-                    room = min(self.buffer_per_lane - len(self.buffers[lane]), self._capacity())
-                if room <= 0:
-                    stop.wait(0.05)
-                    continue
-                try:
-                    messages = self.lanes.receive(
-                        lane, max_messages=min(10, room), wait_seconds=wait_seconds
-                    )
-                except Exception:
-                    logger.exception("receive failed", extra={"lane": lane})
-                    stop.wait(1.0)
-                    continue
-                self.ingest(lane, messages)
-                if 0 < len(messages) < min(10, room):  # a trickle: let the next batch fill
-                    stop.wait(self.fill_seconds)
+    def reconciler(self) -> Reconciler | None:
+        """The reconciler this service runs, or None (turned off, or a store without the
+        reconciler's queries)."""
+        if self.reconcile_every is None:
+            return None
+        if not isinstance(self.store, ReconcileStore):
+            logger.warning("this task store cannot be reconciled; no reconciler runs")
+            return None
+        return Reconciler(
+            self.catalog,
+            self.topology,
+            self.store,
+            self.lanes,
+            clock=self.clock,
+            interval=self.reconcile_every,
+        )
 
-        threads = [
-            threading.Thread(target=pull, args=(lane,), daemon=True, name=f"pull-{lane}")
-            for lane in self.topology.lanes
-        ]
-        for thread in threads:
-            thread.start()
-        last_flush = time.monotonic()
-        while not stop.is_set():
-            try:
-                self.dispatch()
-                self.collect()
-                now = time.monotonic()
-                if self.pending() >= 10 or now - last_flush >= self.flush_every:
-                    self.flush()
-                    last_flush = now
-            except Exception:
-                logger.exception("dispatch pass failed")
-            stop.wait(0.02)
-        for thread in threads:
-            thread.join(timeout=wait_seconds + 5)
-        self.settle_running()
+
+def _outcome_of(future: Future[Outcome]) -> Outcome:
+    try:
+        return future.result()
+    except Exception as exc:
+        logger.exception("executor failed")
+        return Outcome(RETRY, "", "retryable", delay=5.0, reason=str(exc))

@@ -80,6 +80,15 @@ def _record_metrics(outcome: Outcome) -> None:
         metrics.add_metric(name="run_time", unit=MetricUnit.Milliseconds, value=outcome.run_ms)
 
 
+def write_budget(context: Any, default: float) -> float:
+    """Seconds of backoff an outcome write may spend: ``default``, but never past the
+    invocation's end (5 s are kept to answer)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return default
+    return max(0.0, min(default, float(remaining()) / 1000 - 5))
+
+
 def make_handler(runner: TaskRunner | None = None, runtime: Any = None) -> Callable[..., Any]:
     """Build the Lambda handler; ``runner``/``runtime`` are injected in tests."""
     state: dict[str, Any] = {"runner": runner, "runtime": runtime}
@@ -91,21 +100,29 @@ def make_handler(runner: TaskRunner | None = None, runtime: Any = None) -> Calla
         return runner_
 
     def on_record(record: Any) -> None:
-        outcome = get_runner().run_body(record.body)
+        runner_ = get_runner()
+        outcome = runner_.run_body(
+            record.body, write_budget=write_budget(state.get("context"), runner_.write_budget)
+        )
         _record_metrics(outcome)
         if outcome.action == DLQ:
             rt = state["runtime"]
             if rt is not None:
                 from .deadletter import dead_letter
 
-                rt.lanes.send(rt.topology.dlq, [dead_letter(record.body, outcome, "direct", 0)])
+                letter = dead_letter(record.body, outcome, "direct", 0)
+                if rt.lanes.send(rt.topology.dlq, [letter]):
+                    raise RetryRecord("the dead letter was not accepted; the record comes back")
             return
         if outcome.action != ACK:
             raise RetryRecord(outcome.reason or outcome.kind)
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        state["context"] = context
         if "conveyor" in event:
-            outcome = get_runner().run_body(event["conveyor"])
+            runner_ = get_runner()
+            budget = write_budget(context, runner_.write_budget)
+            outcome = runner_.run_body(event["conveyor"], write_budget=budget)
             _record_metrics(outcome)
             return outcome.to_dict()
         if "Records" in event:

@@ -8,7 +8,13 @@
 * ``dlq``   -- copy it to the DLQ with ``reason``, then delete it.
 
 ``kind`` feeds metrics and the AIMD window: ok | retryable | throttled | fatal | expired |
-cancelled | duplicate | busy | malformed | unknown-type | missing.
+cancelled | duplicate | busy | malformed | unknown-type | missing | unsettled.
+
+``unsettled`` (with ``hold``) means the attempt's outcome is computed but its write is not
+durable yet (the task store kept failing): the message must come back after ``delay``
+seconds, and the process that computed it writes it then without running the handler
+again. A ``dlq`` may repeat for one task (a redelivery that finds it FAILED sends the
+dead letter again, in case the first one was never sent).
 """
 
 from __future__ import annotations

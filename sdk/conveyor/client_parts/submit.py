@@ -1,0 +1,242 @@
+"""Submitting tasks.
+
+Write path of ``submit`` (requests in brackets):
+  admit (pure) -> conditional PutItem [1] -> S3 PutObject if > 192 KiB [0-1]
+  -> SendMessage [1] (or a one-time Scheduler ``at()`` schedule if > 15 min ahead).
+If the send fails the record is deleted again, so a failed submit leaves nothing behind.
+
+A producer that dies between the PutItem and the send leaves a QUEUED record with no
+message. Re-submitting the same ID and payload repairs it at once: a duplicate whose
+record was never started and is older than a short grace (``resubmit_repairs``) gets
+its message sent again (its payload re-stored first if offloaded). That costs requests
+only on that path; the happy path stays 1 PutItem + 1 send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..admission import Admitted, SubmitRequest, admit, admit_many
+from ..envelope import Envelope
+from ..errors import ConveyorError, Overloaded, TaskConflict
+from ..model import TaskRecord
+from ..policy.reconcile import resubmit_repairs
+from ..ports import OutMessage, now_ms
+from .base import ClientBase, Submission
+
+_log = logging.getLogger("conveyor")
+
+
+class SubmitPart(ClientBase):
+    def submit(
+        self,
+        task_type: str,
+        payload: Any = None,
+        *,
+        task_id: str | None = None,
+        tenant: str | None = None,
+        priority: str | None = None,
+        delay: float | timedelta | None = None,
+        at: datetime | None = None,
+        ttl: float | timedelta | str | None = None,
+        tags: Sequence[str] = (),
+        window: int | None = None,
+    ) -> Submission:
+        """Submit one task. Same ID + same payload returns the existing task (``duplicate``)
+        and enqueues nothing; same ID + different payload or type raises TaskConflict.
+
+        ``delay``/``at`` up to 15 minutes ahead ride on SQS; further ahead (or with a
+        ``window`` of flexible minutes, for off-peak work) the task is SCHEDULED and an
+        EventBridge Scheduler one-time schedule enqueues it. ``at`` in the past runs now."""
+        request = SubmitRequest(
+            task_type, payload, task_id, tenant, priority, delay, at, ttl, tags, window
+        )
+        admitted = self._place(admit(self.catalog, self.topology, request, now_ms(self.clock)))
+        result = self._create(admitted)
+        if result.status == "conflict":
+            raise TaskConflict(result.error or "conflict")
+        if result.created:
+            self._store_payloads([admitted])
+            failed = self._enqueue([admitted])
+            if failed:
+                raise ConveyorError(
+                    f"task {admitted.record.task_id!r} could not be enqueued; nothing was kept"
+                )
+        elif self._repair([(admitted, result)]):
+            raise ConveyorError(
+                f"task {admitted.record.task_id!r} exists but was never sent, and sending it "
+                "again failed; submit it again"
+            )
+        return result
+
+    def submit_many(
+        self, requests: Iterable[SubmitRequest | Mapping[str, Any]]
+    ) -> list[Submission]:
+        """Submit many tasks: one conditional write each (in parallel), SQS batches of 10.
+
+        The whole batch is validated first; any bad request raises and writes nothing.
+        Results come back in request order, one ``Submission`` each.
+        """
+        reqs = [r if isinstance(r, SubmitRequest) else SubmitRequest(**r) for r in requests]
+        every = admit_many(self.catalog, self.topology, reqs, now_ms(self.clock))
+        order = [item.record.task_id for item in every]
+        admitted: list[Admitted] = []
+        refused: dict[str, Submission] = {}
+        for item in every:
+            try:
+                admitted.append(self._place(item))
+            except Overloaded as exc:
+                refused[item.record.task_id] = Submission(
+                    item.record.task_id,
+                    "refused",
+                    None,
+                    f"{exc} (retry after {exc.retry_after:g}s)",
+                )
+        if len(admitted) <= 1:
+            results = [self._create(a) for a in admitted]
+        else:
+            with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+                results = list(pool.map(self._create, admitted))
+        fresh = [a for a, r in zip(admitted, results, strict=True) if r.created]
+        self._store_payloads(fresh)
+        failed = set(self._enqueue(fresh))
+        pairs = zip(admitted, results, strict=True)
+        unrepaired = set(self._repair([(a, r) for a, r in pairs if r.status == "duplicate"]))
+        done = {
+            r.task_id: Submission(
+                r.task_id, "failed", None, "could not be enqueued; nothing was kept"
+            )
+            if r.task_id in failed
+            else Submission(r.task_id, "failed", r.record, "never sent; resending failed")
+            if r.task_id in unrepaired
+            else r
+            for r in results
+        }
+        done.update(refused)
+        return [done[t] for t in order]
+
+    def _place(self, admitted: Admitted) -> Admitted:
+        """Back-pressure and lane choice of a multi-tenant deployment (``TenantEdge``):
+        raises ``Overloaded`` for a refused task; otherwise the record's lane may change."""
+        if self.edge is None:
+            return admitted
+        record = self.edge.place(admitted.record)
+        return admitted if record is admitted.record else replace(admitted, record=record)
+
+    def _repair(self, duplicates: Sequence[tuple[Admitted, Submission]]) -> list[str]:
+        """Send again the messages of stranded duplicates (``resubmit_repairs``); returns
+        the IDs whose send failed (their records are kept: they were not ours to undo)."""
+        now = now_ms(self.clock)
+        stranded = [
+            replace(a, record=s.record)
+            for a, s in duplicates
+            if s.record is not None and resubmit_repairs(s.record, now)
+        ]
+        if not stranded:
+            return []
+        _log.warning("re-sending %d stranded tasks on re-submit", len(stranded))
+        self._store_payloads(stranded)
+        by_lane: dict[str, list[OutMessage]] = defaultdict(list)
+        failed: list[str] = []
+        for item in stranded:
+            due = item.record.not_before or 0
+            if due - now > 900_000:
+                try:
+                    self._schedule(replace(item, fire_at_ms=due))
+                except Exception as exc:
+                    if "Conflict" not in type(exc).__name__ + str(exc):
+                        _log.exception("could not schedule task %s", item.record.task_id)
+                        failed.append(item.record.task_id)
+                continue
+            delay = max(0, -(-(due - now) // 1000))
+            by_lane[self.lane_queue(item.record)].append(
+                replace(self._message(item), delay=delay, body=self._body(item, now))
+            )
+        for lane, messages in by_lane.items():
+            try:
+                failed.extend(self.lanes.send(lane, messages))
+            except Exception:
+                _log.exception("could not re-send %d tasks on %s", len(messages), lane)
+                failed.extend(m.id for m in messages)
+        return failed
+
+    @staticmethod
+    def _body(item: Admitted, now: int) -> str:
+        return Envelope.for_record(item.record, item.payload, now).to_json()
+
+    def _create(self, admitted: Admitted) -> Submission:
+        record = admitted.record
+        stored, created = self.store.create(record, record.created_at)
+        if created:
+            return Submission(record.task_id, "created", stored)
+        if stored.task_type == record.task_type and stored.payload_sha256 == record.payload_sha256:
+            return Submission(record.task_id, "duplicate", stored)
+        what = "type" if stored.task_type != record.task_type else "payload"
+        return Submission(
+            record.task_id,
+            "conflict",
+            stored,
+            f"task {record.task_id!r} already exists with a different {what} "
+            f"({stored.task_type}, {stored.state}); use a new ID or the same payload",
+        )
+
+    def _store_payloads(self, admitted: Sequence[Admitted]) -> None:
+        for item in admitted:
+            if item.offload_key:
+                self.payloads.put(item.offload_key, item.payload_bytes)
+
+    def _enqueue(self, admitted: Sequence[Admitted]) -> list[str]:
+        """Send the messages, grouped by lane; undo the records whose send failed."""
+        by_lane: dict[str, list[OutMessage]] = defaultdict(list)
+        failed: list[str] = []
+        for item in admitted:
+            if item.scheduled:
+                try:
+                    self._schedule(item)
+                except Exception:
+                    _log.exception("could not schedule task %s", item.record.task_id)
+                    failed.append(item.record.task_id)
+                continue
+            by_lane[self.lane_queue(item.record)].append(self._message(item))
+        for lane, messages in by_lane.items():
+            try:
+                failed.extend(self.lanes.send(lane, messages))
+            except Exception:
+                _log.exception("could not enqueue %d tasks on %s", len(messages), lane)
+                failed.extend(m.id for m in messages)
+        by_id = {a.record.task_id: a for a in admitted}
+        for task_id in failed:
+            item = by_id[task_id]
+            self.store.delete(task_id, state=item.record.state)
+            if item.offload_key:
+                self.payloads.delete(item.offload_key)
+        return failed
+
+    @staticmethod
+    def lane_queue(record: TaskRecord) -> str:
+        return record.lane
+
+    def _message(self, item: Admitted) -> OutMessage:
+        body = Envelope.for_record(item.record, item.payload, item.record.created_at).to_json()
+        return OutMessage(
+            body=body, group=item.record.tenant, delay=item.delay_seconds, id=item.record.task_id
+        )
+
+    def _schedule(self, item: Admitted) -> None:
+        if self.scheduler is None:
+            raise ConveyorError("this client has no scheduler for delays over 15 minutes")
+        assert item.fire_at_ms is not None
+        body = Envelope.for_record(item.record, item.payload, item.fire_at_ms).to_json()
+        self.scheduler.create_at(
+            item.record.task_id,
+            item.fire_at_ms,
+            self.lane_queue(item.record),
+            body,
+            window_minutes=item.window,
+        )

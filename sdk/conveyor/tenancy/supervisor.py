@@ -1,0 +1,147 @@
+"""The dispatcher's eye on tenants: who is heavy, is the backlog overloaded, which heavy
+tenant gets a pool lane. Runs on the dispatcher's control thread every ``interval`` s.
+
+* ``observe(tenant, age)`` is called for every message the dispatcher receives: the
+  tenant feeds Sample-and-Hold (``policy.heavy``; the receive stream mirrors what
+  producers put in the lanes, while dispatches are already fair-shared) and ``age`` (s
+  since the task was enqueued) the oldest-age estimate of the backlog's head.
+* ``finished(n)`` counts settled tasks for the drain rate (an EWMA, tasks/s).
+* ``tick(lanes)`` reads the depth of the lanes this dispatcher serves, publishes its
+  back-pressure signal with those depths (``ControlStore.put_signal``, 1 WRU), and runs
+  the pool policy: splits are written with a versioned conditional write, and only the
+  member that serves a routed lane merges, renews or releases that route (it alone sees
+  the tenant's traffic there).
+
+Cost per tick: one GetQueueAttributes per served lane, one UpdateItem, and with a pool
+one consistent GetItem of the routes (plus a PutItem when something changes).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..policy.backpressure import Backlog, BackPressure, Signal
+from ..policy.heavy import SampleAndHold
+from ..policy.pool import Merge, PoolPolicy, Release, Renew, Route, Split
+from ..ports import Clock, ControlStore, Lanes
+from ..topology import Topology
+
+_log = logging.getLogger("conveyor")
+
+
+class TenantSupervisor:
+    def __init__(
+        self,
+        topology: Topology,
+        lanes: Lanes,
+        control: ControlStore,
+        clock: Clock,
+        member: str,
+        *,
+        rng: random.Random | None = None,
+        detector: SampleAndHold | None = None,
+        pool: PoolPolicy | None = None,
+        pressure: BackPressure | None = None,
+        interval: float = 2.0,
+    ) -> None:
+        self.topology = topology
+        self.lanes = lanes
+        self.control = control
+        self.clock = clock
+        self.member = member
+        self.detector = detector or SampleAndHold(
+            threshold=0.2, expected_units=200, rng=rng or random.Random(), window=5.0
+        )
+        self.pool = pool or PoolPolicy(topology.pool_lanes)
+        self.pressure = pressure or BackPressure()
+        self.interval = interval
+        self.oldest_age = 0.0
+        self.drain_rate = 0.0
+        self.signal = Signal(0.0, False)
+        self.routes: dict[str, Route] = {}
+        self.errors = 0
+        self._finished = 0
+        self._last_tick: float | None = None
+        self._lock = threading.Lock()
+
+    def observe(self, tenant: str, age: float) -> None:
+        now = self.clock.now()
+        with self._lock:
+            self.detector.observe(tenant, now)
+            self.oldest_age = max(self.oldest_age, age)
+
+    def finished(self, n: int = 1) -> None:
+        with self._lock:
+            self._finished += n
+
+    def tick(self, served: Sequence[str]) -> Signal:
+        now = self.clock.now()
+        with self._lock:
+            elapsed = now - self._last_tick if self._last_tick is not None else self.interval
+            self._last_tick = now
+            rate = self._finished / max(elapsed, 1e-3)
+            self.drain_rate = rate if self.drain_rate == 0 else 0.7 * self.drain_rate + 0.3 * rate
+            self._finished = 0
+            oldest, self.oldest_age = self.oldest_age, 0.0
+            heavy = self.detector.heavy(now)
+        depths: dict[str, int] = {}
+        for lane in served:
+            try:
+                depth = self.lanes.depth(lane)
+                depths[lane] = depth.visible + depth.delayed
+            except Exception:
+                self.errors += 1
+                _log.warning("could not read the depth of %s", lane, exc_info=True)
+        backlog = Backlog(oldest, sum(depths.values()), self.drain_rate)
+        self.signal = self.pressure.signal(now, backlog, heavy)
+        try:
+            self.control.put_signal(self.member, self.signal, depths)
+        except Exception:
+            self.errors += 1
+            _log.warning("could not publish the back-pressure signal", exc_info=True)
+        if self.topology.pool_lanes:
+            self._pool(now, heavy, depths, set(served))
+        return self.signal
+
+    def _pool(
+        self, now: float, heavy: dict[str, float], depths: dict[str, int], served: set[str]
+    ) -> None:
+        try:
+            table = self.control.routes(consistent=True)
+        except Exception:
+            self.errors += 1
+            _log.warning("could not read the pool routes", exc_info=True)
+            return
+        self.routes = dict(table.routes)
+        pool_depths = {lane: depths[lane] for lane in self.topology.pool_lanes if lane in depths}
+        routes = dict(table.routes)
+        changed = False
+        for decision in self.pool.decide(now, heavy, table.routes, pool_depths):
+            if isinstance(decision, Split):
+                routes[decision.tenant] = self.pool.new_route(decision, now, table.version + 1)
+            elif table.routes[decision.tenant].lane not in served:
+                continue  # that lane's owner decides
+            elif isinstance(decision, Renew):
+                route = routes[decision.tenant]
+                routes[decision.tenant] = replace(route, expires_at=now + self.pool.ttl)
+            elif isinstance(decision, Merge):
+                routes[decision.tenant] = replace(routes[decision.tenant], draining=True)
+            elif isinstance(decision, Release):
+                del routes[decision.tenant]
+            changed = True
+            _log.info("pool: %s", decision)
+        if not changed:
+            return
+        try:
+            if self.control.put_routes(routes, table.version):
+                self.routes = routes
+        except Exception:
+            self.errors += 1
+            _log.warning("could not write the pool routes", exc_info=True)
+
+
+__all__ = ["TenantSupervisor"]

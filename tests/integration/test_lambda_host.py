@@ -1,0 +1,124 @@
+"""The loopback Lambda host, reached by boto3's own ``lambda.invoke``."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from conveyor.local.lambda_host import FunctionSpec, LambdaHost
+
+APP = textwrap.dedent(
+    """
+    import os
+    import time
+
+    from aws_lambda_powertools import Logger
+
+    logger = Logger(service="probe")
+
+    @logger.inject_lambda_context
+    def echo(event, context):
+        print("a print goes to the logs, not into the reply")
+        return {"event": event, "greeting": os.environ["GREETING"],
+                "name": context.function_name}
+
+    def boom(event, context):
+        raise ValueError("no good")
+
+    def slow(event, context):
+        time.sleep(event.get("seconds", 1))
+        return "slept"
+
+    def dev_only(event, context):
+        import moto  # not in Lambda: neither the runtime nor the layer has it
+        return "imported"
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    code = tmp_path_factory.mktemp("asset")
+    (code / "app.py").write_text(APP)
+    specs = [
+        FunctionSpec("echo", "app.echo", code, {"GREETING": "hi"}),
+        FunctionSpec("boom", "app.boom", code),
+        FunctionSpec("slow", "app.slow", code, timeout=5, reserved_concurrency=1),
+        FunctionSpec("timeout", "app.slow", code, timeout=0.5),
+        FunctionSpec("dev-only", "app.dev_only", code),
+    ]
+    with LambdaHost(specs, env={"AWS_DEFAULT_REGION": "us-east-1"}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def lam(host):
+    return boto3.client(
+        "lambda",
+        region_name="us-east-1",
+        endpoint_url=host.endpoint,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=30),
+    )
+
+
+def _invoke(lam, name, event):
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+
+def test_a_handler_answers_with_its_json_and_its_environment(lam, host):
+    error, payload = _invoke(lam, "echo", {"x": 1})
+    assert error is None
+    assert payload == {"event": {"x": 1}, "greeting": "hi", "name": "echo"}
+    cold = host.cold_starts["echo"]
+    assert _invoke(lam, "echo", {"x": 2})[1]["event"] == {"x": 2}
+    assert host.cold_starts["echo"] == cold  # the warm environment was reused
+
+
+def test_an_unhandled_exception_is_a_function_error(lam):
+    error, payload = _invoke(lam, "boom", {})
+    assert error == "Unhandled"
+    assert payload["errorType"] == "ValueError" and payload["errorMessage"] == "no good"
+
+
+def test_a_module_lambda_lacks_fails_to_import(lam):
+    error, payload = _invoke(lam, "dev-only", {})
+    assert error == "Unhandled"
+    assert payload["errorType"] == "ModuleNotFoundError"
+
+
+def test_a_timeout_is_a_function_error_and_the_environment_is_replaced(lam, host):
+    error, payload = _invoke(lam, "timeout", {"seconds": 3})
+    assert (error, payload["errorType"]) == ("Unhandled", "Sandbox.Timedout")
+    assert _invoke(lam, "timeout", {"seconds": 0})[1] == "slept"
+    assert host.cold_starts["timeout"] == 2
+
+
+def test_over_the_reserved_concurrency_lambda_answers_429(lam, host):
+    results: list[object] = []
+
+    def call() -> None:
+        try:
+            results.append(_invoke(lam, "slow", {"seconds": 1.5})[1])
+        except lam.exceptions.TooManyRequestsException:
+            results.append("throttled")
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(map(str, results)) == ["slept", "throttled"]
+    assert host.throttles["slow"] == 1
+
+
+def test_an_unknown_function_is_not_found(lam):
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        _invoke(lam, "nope", {})
