@@ -54,7 +54,7 @@ FLOOR = 3 * 0.625 + 0.3 * 0.40 + 0.20  # 3 WRU, SQS send/receive/delete by 10, o
 def loads(scale: float) -> list[Load]:
     return [
         Load("backlog", max(50, int(400 * scale))),
-        Load("10 tasks/s", max(20, int(200 * scale)), rate=10.0),
+        Load("10 tasks/s", max(20, int(300 * scale)), rate=10.0),
         Load("1 task/s", max(5, int(20 * scale)), rate=1.0),
     ]
 

@@ -44,8 +44,6 @@ __all__ = ["MAX_VISIBILITY", "RECYCLE_AT", "Dispatcher", "DispatcherStats"]
 
 logger = Logger(service="conveyor-dispatcher")
 _Held = Held  # the name tests and older callers use
-#: Seconds of lane visibility kept in hand before an attempt's message is extended.
-EXTEND_MARGIN = 15.0
 
 
 @dataclass
@@ -54,10 +52,7 @@ class _Running:
     message: InMessage
     task_type: TaskType
     future: Future[Outcome]
-    #: time.monotonic() when the lane message becomes visible again, and when the attempt
-    #: must be over (the type's timeout plus a margin).
-    visible_until: float = 0.0
-    ends_by: float = 0.0
+    extended_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -104,11 +99,12 @@ class Dispatcher:
         self.buffer_per_lane = buffer_per_lane
         self.buffer_seconds = buffer_seconds
         #: Seconds a finished message may wait for its batched ack (the service loop
-        #: flushes at 10 pending or after this long, whichever comes first). 2 s fills
-        #: ack batches at a trickle of 5 tasks/s and more; an ack that waits costs nothing
-        #: (the outcome is already durable, the lane's visibility is 60 s).
+        #: flushes at 10 pending or after this long, whichever comes first; forwards and
+        #: dead letters go at once). 2 s fills ack batches at a trickle of 5 tasks/s and
+        #: more; a waiting ack costs nothing (the outcome is durable, visibility is 60 s).
         self.flush_every = flush_every
         self.lane_visibility = lane_visibility
+        self.extend_every = lane_visibility / 2
         #: Seconds a lane's puller waits after a partial, non-empty receive before the next
         #: one, so a trickle fills batches (10 tasks/s -> ~10 per receive) instead of one
         #: receive per message; a backlog (full receives) and an idle lane's first message
@@ -257,18 +253,7 @@ class Dispatcher:
             self.stats.forwarded[name] += 1
             return
         future = self.executor.submit(held.task_type, held.message.body, held.env)
-        now = time.monotonic()
-        hidden = self.lane_visibility - max(0.0, self.clock.now() - held.since)
-        self.running.append(
-            _Running(
-                held.lane,
-                held.message,
-                held.task_type,
-                future,
-                visible_until=now + hidden,
-                ends_by=now + held.task_type.timeout + EXTEND_MARGIN,
-            )
-        )
+        self.running.append(_Running(held.lane, held.message, held.task_type, future))
         self.in_flight[name] += 1
         self.stats.dispatched[name] += 1
 
@@ -291,24 +276,20 @@ class Dispatcher:
             return len(done)
 
     def _extend(self, running: list[_Running]) -> None:
-        """Keep lane messages of long attempts hidden. Lanes keep a short visibility (a
-        message pulled by a dispatcher that crashes before starting it returns within a
-        minute); once an attempt runs, the message needs hiding only until the attempt
-        must be over. So when less than ``EXTEND_MARGIN`` seconds of visibility remain,
-        one ChangeMessageVisibility hides it until the type's timeout (plus the margin)
-        -- none for attempts that end in time, one for a long Lambda attempt, not one
-        every 30 s. A crash meanwhile loses nothing: the record's lease covers the same
-        span, and a redelivery inside it would only be held."""
+        """Keep lane messages of long attempts hidden: every ``extend_every`` seconds their
+        visibility is pushed ``lane_visibility`` seconds out. Lanes can then keep a short
+        visibility (a crashed dispatcher's messages return within a minute) while one
+        attempt may run up to Lambda's 15 minutes."""
         now = time.monotonic()
         for item in running:
-            if item.visible_until - now > EXTEND_MARGIN:
-                continue
-            seconds = int(min(MAX_VISIBILITY, max(self.lane_visibility, item.ends_by - now)))
-            item.visible_until = now + seconds
-            try:
-                self.lanes.change_visibility(item.lane, item.message.receipt, seconds)
-            except Exception:
-                logger.exception("could not extend a lane message")
+            if now - item.extended_at >= self.extend_every:
+                item.extended_at = now
+                try:
+                    self.lanes.change_visibility(
+                        item.lane, item.message.receipt, self.lane_visibility
+                    )
+                except Exception:
+                    logger.exception("could not extend a lane message")
 
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1

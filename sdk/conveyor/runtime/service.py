@@ -111,7 +111,8 @@ def serve(
         dispatcher.collect()
         now = time.monotonic()
         pending = dispatcher.pending()
-        if now >= next_flush or (pending >= 10 and not flush_backoff.failures):
+        due = pending >= 10 or dispatcher.outbox.urgent()
+        if now >= next_flush or (due and not flush_backoff.failures):
             if pending and not dispatcher.flush():
                 next_flush = now + flush_backoff.failed()
             else:
