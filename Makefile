@@ -43,6 +43,7 @@ unit: $(STAMP)
 ## Cost and speed benchmarks, each with its baseline measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m bench.cost --json bench/out/cost.json
+	$(BIN)/python -m bench.coldstart --json bench/out/coldstart.json
 	$(BIN)/python -m bench.policy
 
 ## The scheduler simulation: every scenario, fair vs FIFO vs today's round-robin (and for

@@ -52,6 +52,7 @@ ATTR: dict[str, str] = {
     "version": "ver",
 }
 FIELD = {v: k for k, v in ATTR.items()}
+FIELD["utype"] = "task_type"  # an unindexed type's name (see DynamoTaskStore)
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 

@@ -100,12 +100,13 @@ def aws_runtime(
     from ..aws import DynamoTaskStore, EventBridgePublisher, S3PayloadStore, SqsLanes
     from ..aws.control import DynamoControl
     from ..aws.scheduler import EventBridgeScheduler
+    from ..aws.store import unindexed_types
 
     lanes = SqsLanes(clients.sqs)
     return Runtime(
         catalog=catalog,
         topology=topology,
-        store=DynamoTaskStore(clients.dynamodb, topology.table),
+        store=DynamoTaskStore(clients.dynamodb, topology.table, unindexed=unindexed_types(catalog)),
         lanes=lanes,
         payloads=S3PayloadStore(clients.s3, topology.bucket),
         events=EventBridgePublisher(clients.events, topology.event_bus),

@@ -90,6 +90,8 @@ def serve(
         )
         metrics.received(lane, messages)
         dispatcher.ingest(lane, messages)
+        if 0 < len(messages) < min(10, room):  # a trickle: let the next batch fill
+            return dispatcher.fill_seconds
         return 0.0
 
     threads = [
@@ -127,7 +129,8 @@ def serve(
         dispatcher.collect()
         now = time.monotonic()
         pending = dispatcher.pending()
-        if now >= next_flush or (pending >= 10 and not flush_backoff.failures):
+        due = pending >= 10 or dispatcher.outbox.urgent()
+        if now >= next_flush or (due and not flush_backoff.failures):
             if pending and not dispatcher.flush():
                 next_flush = now + flush_backoff.failed()
             else:
