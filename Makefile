@@ -43,9 +43,11 @@ unit: $(STAMP)
 ## Cost and speed benchmarks, each with its baseline measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m bench.cost --json bench/out/cost.json
+	$(BIN)/python -m bench.coldstart --json bench/out/coldstart.json
 	$(BIN)/python -m bench.policy
 
-## The scheduler simulation: every scenario, fair vs FIFO vs today's round-robin;
+## The scheduler simulation: every scenario, fair vs FIFO vs today's round-robin (and for
+## heavy1000 one shared lane vs hashing vs shuffle sharding + pool + back-pressure);
 ## tables on stdout, charts in build/sim/. One scenario: make sim SCENARIO=noisy SEED=2
 SCENARIO ?=
 SEED ?= 1

@@ -186,9 +186,7 @@ class ConveyorStack(Stack):
             queue.grant_send_messages(dispatcher.task_role)
         # The reconciler reads the DLQ (is a FAILED task's dead letter there?) and puts
         # each entry back at once.
-        queues.dlq.grant(
-            dispatcher.task_role, "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"
-        )
+        queues.dlq.grant(dispatcher.task_role, "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility")
         for function in self.functions.values():
             function.grant_invoke(dispatcher.task_role)
         self.dispatcher = dispatcher

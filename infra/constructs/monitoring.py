@@ -123,3 +123,87 @@ class Monitoring(Construct):
             ),
             cw.AlarmStatusWidget(title="Alarms", width=18, alarms=list(self.alarms)),
         )
+        self.dashboard.add_widgets(*component_widgets(namespace, list(lanes)))
+
+
+#: ``service`` dimension of each long-running component's EMF metrics.
+DISPATCHER, WORKER, API = "conveyor-dispatcher", "conveyor-worker", "conveyor-api"
+
+
+def search(namespace: str, dims: str, metric: str, statistic: str = "Sum") -> cw.MathExpression:
+    """Every series of ``metric`` with dimensions ``dims`` (e.g. "service,tenant"), found
+    at view time: the types and top tenants are not known when the stack is built."""
+    return cw.MathExpression(
+        expression=f"SEARCH('{{{namespace},{dims}}} MetricName=\"{metric}\"', '{statistic}', 60)",
+        using_metrics={},
+        period=MINUTE,
+        label=metric,
+    )
+
+
+def component_widgets(namespace: str, lanes: list[str]) -> list[cw.IWidget]:
+    """The dispatcher's, workers' and reconciler's EMF metrics (``conveyor.runtime``)."""
+
+    def metric(name: str, service: str, statistic: str = "Sum", **dims: str) -> cw.Metric:
+        return cw.Metric(
+            namespace=namespace,
+            metric_name=name,
+            dimensions_map={"service": service, **dims},
+            period=MINUTE,
+            statistic=statistic,
+            label=" ".join([name, *dims.values()]),
+        )
+
+    held = [metric("settled", DISPATCHER, kind=k) for k in ("paused", "quota", "throttled")]
+    return [
+        cw.GraphWidget(
+            title="Dispatcher: backlog per lane (visible)",
+            width=12,
+            left=[metric("backlog", DISPATCHER, "Maximum", lane=lane) for lane in lanes],
+        ),
+        cw.GraphWidget(
+            title="Dispatcher: age of the oldest message received per lane (ms)",
+            width=12,
+            left=[
+                metric("oldest_age_received", DISPATCHER, "Maximum", lane=lane) for lane in lanes
+            ],
+        ),
+        cw.GraphWidget(
+            title="Dispatcher: oldest age handed over (ms) and DLQ depth",
+            width=12,
+            left=[
+                metric("oldest_age", DISPATCHER, "Maximum", priority=p)
+                for p in ("high", "normal", "low")
+            ],
+            right=[metric("dlq_depth", DISPATCHER, "Maximum")],
+        ),
+        cw.GraphWidget(
+            title="Dispatch rate per type; held, over limit, throttled",
+            width=12,
+            left=[search(namespace, "service,type", "dispatched")],
+            right=held,
+        ),
+        cw.GraphWidget(
+            title="AIMD windows per executor (calls in flight)",
+            width=12,
+            left=[search(namespace, "service,target", "aimd_window", "Maximum")],
+        ),
+        cw.GraphWidget(
+            title="Top tenants: dispatches and executor-seconds",
+            width=12,
+            left=[search(namespace, "service,tenant", "tenant_dispatches")],
+            right=[search(namespace, "service,tenant", "tenant_executor_seconds")],
+        ),
+        cw.GraphWidget(
+            title="Workers: outcomes per type and kind; released",
+            width=12,
+            left=[search(namespace, "kind,service,type", "settled")],
+            right=[search(namespace, "service,type", "released")],
+        ),
+        cw.GraphWidget(
+            title="Reconciler repairs; back-pressure refusals at submit",
+            width=12,
+            left=[metric(f"reconciler_{n}", DISPATCHER) for n in ("resent", "dead_lettered")],
+            right=[metric("backpressure_refusals", API)],
+        ),
+    ]

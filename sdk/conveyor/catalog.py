@@ -37,6 +37,16 @@ FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
 TASK_NAME_RE = re.compile(r"\A[a-z][a-z0-9_]{0,47}\Z")
 RESOURCE_RE = re.compile(r"\A[a-z][a-z0-9_-]{0,47}\Z")
 FOREVER = "forever"
+#: Terminal states that can publish a lifecycle event, and the named sets ``events=`` takes.
+EVENT_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")
+EVENT_SETS: dict[object, frozenset[str]] = {
+    True: frozenset(EVENT_STATES),
+    "all": frozenset(EVENT_STATES),
+    "failures": frozenset({"FAILED", "EXPIRED"}),
+    False: frozenset(),
+    None: frozenset(),
+    "none": frozenset(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +129,16 @@ class TaskType:
     result_retention: float = 7 * 86400.0
     schedules: tuple[Schedule, ...] = ()
     triggers: tuple[EventTrigger, ...] = ()
-    events: bool = True
+    #: Terminal states that publish an EventBridge event ($1.00 per million each). The
+    #: default, ``"failures"``, is what needs someone's attention: FAILED (in the DLQ) and
+    #: EXPIRED (never ran). ``True``/``"all"`` adds SUCCEEDED and CANCELLED.
+    events: frozenset[str] = EVENT_SETS["failures"]
+    #: Whether the type's tasks are in the ``by_type`` index, at one extra WRU per task
+    #: ($0.625 per million). The index is how the reconciler finds tasks a crash stranded
+    #: and how listing by type reads only that type. ``indexed=False`` gives both up for
+    #: the type: no reconciler repair (re-submitting a stranded task's ID still repairs
+    #: it), and listing it scans the table (0.5 RRU per 4 KB scanned).
+    indexed: bool = True
     max_workers: int = 10
     direct: bool = False
     module: str = ""
@@ -286,11 +305,33 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
         result_retention=retention,
         schedules=schedules,
         triggers=triggers,
-        events=bool(opts.get("events", True)),
+        events=_event_states(name, opts.get("events", "failures")),
+        indexed=bool(opts.get("indexed", True)),
         max_workers=max_workers,
         direct=direct,
         module=module,
     )
+
+
+def _event_states(task: str, value: object) -> frozenset[str]:
+    """``events=``: True/"all", "failures" (default), False/"none", or state names."""
+    if isinstance(value, bool | str) or value is None:
+        named = EVENT_SETS.get(value.lower() if isinstance(value, str) else value)
+        if named is None:
+            raise _fail(
+                task, "events", f"use True, False, 'all', 'failures' or state names; got {value!r}"
+            )
+        return named
+    try:
+        states = frozenset(str(v).upper() for v in value)  # type: ignore[attr-defined]
+    except TypeError:
+        raise _fail(
+            task, "events", f"must be a bool, a name or state names, got {value!r}"
+        ) from None
+    unknown = sorted(states - set(EVENT_STATES))
+    if unknown:
+        raise _fail(task, "events", f"{unknown[0]!r} is not one of {', '.join(EVENT_STATES)}")
+    return states
 
 
 Submitter = Callable[..., Any]

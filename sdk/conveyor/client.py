@@ -71,11 +71,14 @@ class Conveyor(SubmitPart, ControlPart, SchedulesPart, DeadLettersPart):
         self.max_workers = max_workers
         if store is None or lanes is None or payloads is None:
             from .aws import AwsClients, DynamoTaskStore, S3PayloadStore, SqsLanes
+            from .aws.store import unindexed_types
 
             self.aws = AwsClients(
                 session, profile=profile, region=region, endpoint_url=endpoint_url
             )
-            store = store or DynamoTaskStore(self.aws.dynamodb, self.topology.table)
+            store = store or DynamoTaskStore(
+                self.aws.dynamodb, self.topology.table, unindexed=unindexed_types(self.catalog)
+            )
             lanes = lanes or SqsLanes(self.aws.sqs)
             payloads = payloads or S3PayloadStore(self.aws.s3, self.topology.bucket)
         self.store = store

@@ -31,9 +31,13 @@ class Envelope:
     payload: Any = None
     payload_ref: str | None = None
     expires_at: int | None = None
+    #: X-Ray trace header of the task (``conveyor.tracing``); None when not traced.
+    trace: str | None = None
 
     @classmethod
-    def for_record(cls, record: TaskRecord, payload: Any, enqueued_at: int) -> Envelope:
+    def for_record(
+        cls, record: TaskRecord, payload: Any, enqueued_at: int, trace: str | None = None
+    ) -> Envelope:
         """The lane message of a stored task (payload inline unless offloaded)."""
         return cls(
             task_id=record.task_id,
@@ -45,6 +49,7 @@ class Envelope:
             payload=None if record.payload_ref else payload,
             payload_ref=record.payload_ref,
             expires_at=record.expires_at,
+            trace=trace,
         )
 
     def to_json(self) -> str:
@@ -63,6 +68,8 @@ class Envelope:
             body["payload"] = self.payload
         if self.expires_at is not None:
             body["exp"] = self.expires_at
+        if self.trace is not None:
+            body["tr"] = self.trace
         return json.dumps(body, separators=(",", ":"), allow_nan=False)
 
 
@@ -97,4 +104,5 @@ def parse(body: str) -> Envelope:
         payload=data.get("payload"),
         payload_ref=data.get("ref"),
         expires_at=exp,
+        trace=trace if isinstance(trace := data.get("tr"), str) and len(trace) <= 256 else None,
     )

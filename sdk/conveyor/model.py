@@ -118,6 +118,8 @@ class TaskRecord:
     retry_wait_ms: int = 0
     run_ms: int = 0
     schedule_name: str | None = None
+    #: The last attempts, oldest first (``conveyor.clocks``: short keys, bounded size).
+    history: tuple[dict[str, Any], ...] = ()
     #: When the store may forget a finished record (epoch ms; DynamoDB TTL). None = never.
     purge_at: int | None = None
     version: int = 0
@@ -148,7 +150,7 @@ class TaskRecord:
             elif isinstance(value, TaskError):
                 value = value.to_dict()
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [dict(v) if isinstance(v, dict) else v for v in value]
             out[f.name] = value
         return out
 

@@ -22,13 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.type or not args.catalog:
         parser.error("--type and --catalog (or CONVEYOR_TASK_TYPE, CONVEYOR_CATALOG) are needed")
 
-    from .aws import AwsClients
     from .catalog import load_catalog
     from .runtime.bootstrap import aws_runtime
+    from .runtime.costmeter import counting
     from .runtime.worker import Worker
     from .topology import Topology
 
-    runtime = aws_runtime(load_catalog(args.catalog), Topology.from_env(), AwsClients())
+    topology = Topology.from_env()
+    clients, meter = counting(topology)
+    runtime = aws_runtime(load_catalog(args.catalog), topology, clients)
     worker = Worker(
         runtime,
         args.type,
@@ -40,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if meter is not None:
+        meter.start(stop)  # what each tenant's tasks cost, into the ledger every minute
     worker.run(stop)
+    if meter is not None:
+        meter.flush()
     return 0
 
 

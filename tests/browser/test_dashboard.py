@@ -24,6 +24,7 @@ SCREENS = [
     ("/tasks", "tasks", "#task-list"),
     ("/dlq", "dlq", "#dlq-list"),
     ("/schedules", "schedules", "#schedule-list"),
+    ("/cost", "cost", "#cost"),
 ]
 
 
@@ -76,7 +77,10 @@ def test_click_through_to_a_retried_tasks_timeline(page, deployment):
     expect(page.locator("#task-facts")).to_contain_text("3")
     expect(page.locator("#clocks")).to_contain_text("retry wait")
     assert page.locator("svg.timeline rect.seg-run").count() >= 1
-    assert page.locator("#attempts tbody tr").count() >= 1
+    assert page.locator("#attempts tbody tr").count() == 3  # the exact attempt history
+    expect(page.locator("#attempts")).to_contain_text("retryable")
+    for span in ("admission", "queue", "invoke", "run", "retry"):  # the task's trace
+        assert page.locator(f"#spans .spanbar.{span}").count() >= 1, span
     expect(page.locator("#result")).to_contain_text('"attempt": 3')
     page.screenshot(path=str(SCREENSHOTS / "task-timeline.png"), full_page=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -10,18 +11,20 @@ from conveyor import Conveyor, SubmitRequest
 from conveyor.aws import AwsClients, DynamoTaskStore, S3PayloadStore, SqsLanes
 from conveyor.aws.accounting import RequestCounter
 from conveyor.aws.codec import item_size
+from conveyor.aws.store import unindexed_types
 from conveyor.cost import dollars, per_million
 from conveyor.payload import INLINE_LIMIT
 
 EMAIL = {"email": "a@example.com"}
 
 
-def counted_client(topology, catalog, counter):
+def counted_client(topology, catalog, counter, unindexed=None):
     aws = AwsClients(region="us-east-1", counter=counter)
+    unindexed = unindexed_types(catalog) if unindexed is None else unindexed
     client = Conveyor(
         catalog,
         topology=topology,
-        store=DynamoTaskStore(aws.dynamodb, topology.table),
+        store=DynamoTaskStore(aws.dynamodb, topology.table, unindexed=unindexed),
         lanes=SqsLanes(aws.sqs),
         payloads=S3PayloadStore(aws.s3, topology.bucket),
     )
@@ -38,7 +41,54 @@ def test_submit_costs_one_put_and_one_send(provisioned, topology, example_catalo
         client.submit("send_welcome_email", EMAIL)
     requests, units = counter.snapshot()
     assert requests == {("dynamodb", "PutItem"): 20, ("sqs", "SendMessageBatch"): 20}
-    assert units == {"ddb_wru": 40, "sqs_requests": 20}  # table + KEYS_ONLY index
+    assert units == {"ddb_wru": 40, "sqs_requests": 20}  # the item + its by_type entry
+
+
+def test_an_unindexed_type_pays_one_wru_less_per_task(provisioned, topology, example_catalog):
+    counter = RequestCounter({topology.table: [("type", "id")]})
+    unindexed = frozenset({"send_welcome_email"})
+    client = counted_client(topology, example_catalog, counter, unindexed=unindexed)
+    for _ in range(5):
+        client.submit("send_welcome_email", EMAIL)
+    assert counter.snapshot()[1] == {"ddb_wru": 5, "sqs_requests": 5}  # the item only
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_a_listing_reads_one_page_at_most(aws, provisioned, topology, example_catalog, indexed):
+    counter = RequestCounter({topology.table: [("type", "id")]})
+    unindexed = frozenset() if indexed else frozenset({"send_welcome_email"})
+    client = counted_client(topology, example_catalog, counter, unindexed=unindexed)
+    client.submit_many([SubmitRequest("send_welcome_email", EMAIL) for _ in range(30)])
+    counter.reset()
+    page = client.list(task_type="send_welcome_email", state="FAILED", limit=10)
+    assert (page.records, page.cursor is not None) == ([], True)  # none among 10 read
+    requests, units = counter.snapshot()
+    if indexed:  # 10 keys, then 10 records read eventually consistent (0.5 RRU each)
+        assert requests == {("dynamodb", "Query"): 1, ("dynamodb", "BatchGetItem"): 1}
+        assert units["ddb_rru"] == 0.5 + 10 * 0.5
+    else:  # one scan page: 10 items, eventually consistent
+        assert requests == {("dynamodb", "Scan"): 1}
+        first = aws.dynamodb.scan(TableName=topology.table, Limit=10)["Items"]
+        assert units["ddb_rru"] == math.ceil(sum(map(item_size, first)) / 4096) * 0.5
+    done, cursor, pages = [], None, 0
+    while True:
+        page = client.list(task_type="send_welcome_email", limit=10, cursor=cursor)
+        done += page.records
+        pages, cursor = pages + 1, page.cursor
+        if not cursor:
+            break
+    assert len(done) == 30 and pages <= 4  # 3 full pages, maybe one empty last page
+
+
+def test_cancel_many_lists_once_and_writes_once_per_task(provisioned, topology, example_catalog):
+    counter = RequestCounter({topology.table: [("type", "id")]})
+    client = counted_client(topology, example_catalog, counter)
+    client.submit_many([SubmitRequest("send_welcome_email", EMAIL, tags=["t"]) for _ in range(12)])
+    counter.reset()
+    assert len(client.cancel_many(task_type="send_welcome_email", tag="t")) == 12
+    requests, _ = counter.snapshot()
+    reads = {("dynamodb", "Query"): 1, ("dynamodb", "BatchGetItem"): 1}  # one page of 500
+    assert requests == {**reads, ("dynamodb", "UpdateItem"): 12}
 
 
 def test_submit_many_batches_sqs_by_ten(provisioned, topology, example_catalog):

@@ -42,6 +42,7 @@ def mark(name: str) -> None:
     retry=Retry(max_attempts=4, backoff_base=0.1, backoff_cap=0.2, max_throttles=5),
     timeout=10,
     concurrency=4,
+    events=True,
 )
 def work(payload, ctx):
     mode = payload.get("mode", "ok")

@@ -92,3 +92,24 @@ def test_duplicate_declaration_is_refused():
     catalog.task(name="job")(lambda p, c: 1)
     with pytest.raises(CatalogError, match="declared twice"):
         catalog.task(name="job")(print)
+
+
+def test_events_default_to_failures_and_take_names_or_states():
+    cat = Catalog("events")
+
+    def handler(payload, ctx):
+        return None
+
+    assert cat.task(name="a")(handler).task_type.events == {"FAILED", "EXPIRED"}
+    assert cat.task(name="b", events=True)(handler).task_type.events == {
+        "SUCCEEDED",
+        "FAILED",
+        "CANCELLED",
+        "EXPIRED",
+    }
+    assert cat.task(name="c", events=False)(handler).task_type.events == frozenset()
+    assert cat.task(name="d", events=["succeeded"])(handler).task_type.events == {"SUCCEEDED"}
+    for bad in ("some", ["RUNNING"], 3):
+        with pytest.raises(CatalogError, match="'events'"):
+            cat.task(name="e", events=bad)(handler)
+    assert cat.task(name="f")(handler).task_type.indexed

@@ -27,11 +27,13 @@ def test_every_command_is_registered_once():
         "dlq",
         "schedule",
         "principals",
+        "cost",
         "dev",
         "demo",
         "dispatcher",
         "status",
         "dashboard",
+        "sim",
     }
 
 
@@ -43,3 +45,13 @@ def test_a_new_group_plugs_in_with_register():
 
     extra.register = lambda a: a.command("hello")(hello)  # type: ignore[attr-defined]
     assert _names(build_app((*COMMAND_GROUPS, extra))) == _names(app) | {"hello"}
+
+
+def test_conveyor_sim_runs_a_scenario_and_reports_its_targets(tmp_path):
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(
+        app, ["sim", "tenants10k", "--seed", "3", "--no-charts", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "tenants10k" in result.output

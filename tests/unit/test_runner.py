@@ -19,7 +19,10 @@ catalog = Catalog("runner-test")
 
 
 @catalog.task(
-    retry=Retry(max_attempts=3, backoff_base=2, backoff_cap=60, jitter=False), ttl="10m", timeout=5
+    retry=Retry(max_attempts=3, backoff_base=2, backoff_cap=60, jitter=False),
+    ttl="10m",
+    timeout=5,
+    events=True,
 )
 def job(payload, ctx):
     LEDGER[ctx.task_id] += 1

@@ -23,7 +23,7 @@ GATES: dict[str, threading.Event] = {}
 catalog = Catalog("runner-faults")
 
 
-@catalog.task(retry=Retry(max_attempts=3, backoff_base=2, jitter=False), timeout=5)
+@catalog.task(retry=Retry(max_attempts=3, backoff_base=2, jitter=False), timeout=5, events=True)
 def job(payload, ctx):
     LEDGER[ctx.task_id] += 1
     gate = GATES.get(f"{ctx.task_id}/{ctx.attempt}")

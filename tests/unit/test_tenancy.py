@@ -222,3 +222,34 @@ def test_a_single_lane_deployment_never_reads_the_control_plane():
 
     rt = memory_runtime(ledger.catalog, Topology(prefix="one"))
     assert rt.client().edge is None
+
+
+def test_an_idle_supervisor_reads_depths_once_per_idle_interval():
+    clock, control = FakeClock(), MemoryControl()
+    topology = Topology(prefix="mt", shards=8)
+
+    class CountingLanes(MemoryLanes):
+        reads = 0
+
+        def depth(self, queue):
+            CountingLanes.reads += 1
+            return super().depth(queue)
+
+    lanes = CountingLanes(clock)
+    sup = TenantSupervisor(topology, lanes, control, clock, "d1", interval=2, idle_interval=60)
+    for _ in range(30):  # a minute of 2 s ticks, nothing arriving
+        sup.tick(topology.lanes)
+        clock.advance(2)
+    assert CountingLanes.reads == len(topology.lanes)  # the first tick only
+    sup.observe("t", 0.0)  # work arrives: a full tick at once
+    sup.tick(topology.lanes)
+    assert CountingLanes.reads == 2 * len(topology.lanes)
+    clock.advance(2)
+    sup.tick(topology.lanes)  # nothing more arrived and the lanes are empty: quiet again
+    assert CountingLanes.reads == 2 * len(topology.lanes)
+    lanes.send(topology.lanes[0], [OutMessage(body="{}", group="t", id="1")])
+    sup.observe("t", 0.0)
+    sup.tick(topology.lanes)
+    clock.advance(2)
+    sup.tick(topology.lanes)  # a lane still holds work: every tick reads
+    assert CountingLanes.reads == 4 * len(topology.lanes)

@@ -108,3 +108,14 @@ def test_cli_status_prints_the_overview(client):
     out = result.output
     assert "lane backlog 1" in out and "conveyor-lane-normal-0" in out
     assert "mail paused" in out and "acme" in out
+
+
+def test_status_states_the_lane_layout_and_its_blast_radius():
+    from conveyor.topology import Topology
+
+    rt = memory_runtime(catalog, Topology(prefix="mt", shards=8, spread=2, pool=4))
+    rt.client().submit("mail", {"to": "a@b"}, tenant="acme")
+    result = CliRunner().invoke(app_for(rt.client()), ["status"])
+    assert result.exit_code == 0, result.output
+    assert "8 per priority, 2 per tenant, 4 in the pool" in result.output
+    assert "blast radius 3.57%" in result.output

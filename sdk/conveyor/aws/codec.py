@@ -47,10 +47,12 @@ ATTR: dict[str, str] = {
     "retry_wait_ms": "rw",
     "run_ms": "run",
     "schedule_name": "sched",
+    "history": "hist",
     "purge_at": "ttl",
     "version": "ver",
 }
 FIELD = {v: k for k, v in ATTR.items()}
+FIELD["utype"] = "task_type"  # an unindexed type's name (see DynamoTaskStore)
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -63,8 +65,8 @@ def encode_value(field: str, value: Any) -> Any:
         return json.dumps(value, separators=(",", ":"))
     if field == "error":
         return value.to_dict() if isinstance(value, TaskError) else value
-    if field == "tags":
-        return list(value) if value else None
+    if field in ("tags", "history"):
+        return [dict(v) if isinstance(v, dict) else v for v in value] if value else None
     if field == "purge_at":
         return None if value is None else int(value) // 1000
     if field == "cancel_requested":
@@ -110,7 +112,7 @@ def from_item(item: Mapping[str, Any]) -> TaskRecord:
             value = json.loads(value)
         elif field == "error":
             value = TaskError.from_dict(value)
-        elif field == "tags":
+        elif field in ("tags", "history"):
             value = tuple(value)
         elif field == "purge_at":
             value = int(value) * 1000

@@ -1,11 +1,17 @@
 """DynamoTaskStore: one DynamoDB table, one item per task, conditional writes only.
 
-Table ``{prefix}-tasks``: partition key ``id`` (S). One global secondary index,
-``by_type`` (partition ``type``, sort ``id``, KEYS_ONLY projection). Its keys never change
-after the insert, so it costs one extra WRU per task (on the insert) and nothing on state
-changes; ``list`` reads matching keys from it and then the records with BatchGetItem.
-A second index (by tenant, by state) would multiply write cost, so tenant and state are
-filters over the per-type listing (or a scan when no type is given). ``ttl`` is the
+Table ``{prefix}-tasks``: partition key ``id`` (S). One *sparse* global secondary index,
+``by_type`` (partition ``type``, sort ``id``, KEYS_ONLY projection): types declared
+``indexed=True`` (the default) store their name in ``type``; the others keep it in
+``utype``, so stay out of the index. An indexed task costs one extra WRU (on the insert;
+the keys never change); listing an indexed type reads its keys and then the records (BatchGetItem).
+Listing any other type, or with no type, scans the table with a filter. A second index
+(by tenant, by state) would multiply write cost, so tenant and state are filters.
+
+A listing returns one page: it reads at most ``limit`` stored items and returns those
+that match, with a cursor if there is more -- so a page can be short, even empty, and a
+caller never pays for more than it gets back plus one page. Listings read eventually
+consistent (the index is, anyway); ``get`` reads strongly consistent. ``ttl`` is the
 DynamoDB TTL attribute, set when a task finishes.
 """
 
@@ -23,6 +29,13 @@ from ..ports import Page
 from .codec import ATTR, encode_value, from_item, to_item, typed
 
 GSI_BY_TYPE = "by_type"
+#: Where an unindexed type's name is stored (any attribute but the index key ``type``).
+UNINDEXED_TYPE = "utype"
+
+
+def unindexed_types(catalog: Iterable[Any]) -> frozenset[str]:
+    """Names of the catalog's task types that are not ``indexed``."""
+    return frozenset(t.name for t in catalog if not t.indexed)
 
 
 def _cursor_out(key: Mapping[str, Any] | None) -> str | None:
@@ -43,6 +56,32 @@ def _any(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
+def _scan_filter(
+    task_type: str | None, state: TaskState | None, tenant: str | None
+) -> dict[str, Any]:
+    """Scan parameters for the filters (applied after the read: they save transfer, not
+    RRU). Tasks only: control items have no ``state``."""
+    parts, names, values = ["attribute_exists(#s)"], {"#s": "state"}, {}
+    if task_type is not None:
+        parts.append("(#t = :t OR #u = :t)")
+        names.update({"#t": "type", "#u": UNINDEXED_TYPE})
+        values[":t"] = typed(task_type)
+    if state is not None:
+        parts.append("#s = :s")
+        values[":s"] = typed(state.value)
+    if tenant is not None:
+        parts.append("#n = :n")
+        names["#n"] = "tenant"
+        values[":n"] = typed(tenant)
+    params: dict[str, Any] = {
+        "FilterExpression": " AND ".join(parts),
+        "ExpressionAttributeNames": names,
+    }
+    if values:
+        params["ExpressionAttributeValues"] = values
+    return params
+
+
 def _token(expect_starts: int | None, names: dict[str, str], values: dict[str, Any]) -> str:
     """The fencing-token clause (``starts`` is absent, i.e. 0, before the first start)."""
     if expect_starts is None:
@@ -55,9 +94,17 @@ def _token(expect_starts: int | None, names: dict[str, str], values: dict[str, A
 
 
 class DynamoTaskStore:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, *, unindexed: Iterable[str] = ()) -> None:
         self.ddb = dynamodb
         self.table = table
+        #: Task types kept out of the by_type index (see the module docstring).
+        self.unindexed = frozenset(unindexed)
+
+    def _item(self, record: TaskRecord) -> dict[str, Any]:
+        item = to_item(record)
+        if record.task_type in self.unindexed:
+            item[UNINDEXED_TYPE] = item.pop(ATTR["task_type"])
+        return item
 
     def create(self, record: TaskRecord, now_ms: int) -> tuple[TaskRecord, bool]:
         """Insert ``record`` unless its ID is taken; returns (the stored record, created).
@@ -71,7 +118,7 @@ class DynamoTaskStore:
         try:
             self.ddb.put_item(
                 TableName=self.table,
-                Item=to_item(record),
+                Item=self._item(record),
                 ConditionExpression=(
                     "attribute_not_exists(id) OR (#d < :now AND #s IN ("
                     + ", ".join(terminal)
@@ -222,6 +269,33 @@ class DynamoTaskStore:
         except self.ddb.exceptions.ConditionalCheckFailedException:
             return
 
+    def _read_page(
+        self,
+        params: dict[str, Any],
+        task_type: str | None,
+        state: TaskState | None,
+        tenant: str | None,
+    ) -> tuple[Sequence[TaskRecord], dict[str, Any] | None]:
+        """One Query (indexed type) or Scan request: its task records and the next key."""
+        if task_type is not None and task_type not in self.unindexed:
+            response = self.ddb.query(
+                IndexName=GSI_BY_TYPE,
+                KeyConditionExpression="#t = :t",
+                ExpressionAttributeNames={"#t": "type"},
+                ExpressionAttributeValues={":t": typed(task_type)},
+                **params,
+            )
+            ids = [item["id"]["S"] for item in response.get("Items", [])]
+            records = self.peek_many(ids)
+            batch = [records[i] for i in ids if i in records]
+        else:
+            response = self.ddb.scan(**params, **_scan_filter(task_type, state, tenant))
+            batch = sorted(
+                (from_item(i) for i in response.get("Items", []) if "state" in i),
+                key=lambda r: r.task_id,
+            )  # control items (pauses) have no state: they are not tasks
+        return batch, response.get("LastEvaluatedKey")
+
     def list(
         self,
         *,
@@ -231,49 +305,27 @@ class DynamoTaskStore:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
-        start = _cursor_in(cursor)
         found: list[TaskRecord] = []
+        start, skipped = _cursor_in(cursor), 0
         while True:
-            params: dict[str, Any] = {"TableName": self.table, "Limit": max(limit, 25)}
+            # Never evaluate more than the page can still return plus what it may still
+            # skip: items read in all <= items returned + one page (``limit``).
+            params: dict[str, Any] = {
+                "TableName": self.table,
+                "Limit": min(limit - len(found), limit - skipped),
+            }
             if start:
                 params["ExclusiveStartKey"] = start
-            if task_type is not None:
-                response = self.ddb.query(
-                    IndexName=GSI_BY_TYPE,
-                    KeyConditionExpression="#t = :t",
-                    ExpressionAttributeNames={"#t": "type"},
-                    ExpressionAttributeValues={":t": typed(task_type)},
-                    **params,
-                )
-                ids = [item["id"]["S"] for item in response.get("Items", [])]
-                records = self.get_many(ids)
-                batch = [records[i] for i in ids if i in records]
-            else:
-                response = self.ddb.scan(ConsistentRead=True, **params)
-                batch = sorted(
-                    (
-                        from_item(i)
-                        for i in response.get("Items", [])
-                        if not i["id"]["S"].startswith("ctl#")
-                    ),  # control items, not tasks
-                    key=lambda r: r.task_id,
-                )
-            for record in batch:
-                if (state is None or record.state == state) and (
-                    tenant is None or record.tenant == tenant
-                ):
-                    found.append(record)
-            start = response.get("LastEvaluatedKey")
-            if not start or len(found) >= limit:
-                break
-        if len(found) > limit:
-            found = found[:limit]
-            last = found[-1]
-            key = {"id": typed(last.task_id)}
-            if task_type is not None:
-                key["type"] = typed(task_type)
-            return Page(found, _cursor_out(key))
-        return Page(found, _cursor_out(start))
+            batch, start = self._read_page(params, task_type, state, tenant)
+            matched = [
+                r
+                for r in batch
+                if (state is None or r.state == state) and (tenant is None or r.tenant == tenant)
+            ]
+            found += matched
+            skipped += params["Limit"] - len(matched)
+            if not start or len(found) >= limit or skipped >= limit:
+                return Page(found, _cursor_out(start))
 
     # -- pauses: one control item, two string sets ----------------------------------------
 

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 from ..dashboard import cli as people
 from ..errors import ConveyorError
-from . import dev, dlq, pausing, principals, schedules, service, tasks
+from . import costs, dev, dlq, pausing, principals, schedules, service, simulate, tasks
 from .common import err_console
 
 #: Each module exposes ``register(app)``; order is the order of ``conveyor --help``.
@@ -36,8 +36,10 @@ COMMAND_GROUPS: tuple[ModuleType, ...] = (
     dlq,
     schedules,
     principals,
+    costs,
     dev,
     service,
+    simulate,
 )
 
 

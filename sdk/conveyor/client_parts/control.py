@@ -15,7 +15,12 @@ class ControlPart(QueryPart):
     def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a task: queued or scheduled ones never run; a running one is asked to
         stop (``ctx.cancelled``). Cancelling a finished task changes nothing."""
-        record = self.get(task_id)
+        return self._cancel(self.get(task_id))
+
+    def _cancel(self, record: TaskRecord) -> TaskRecord:
+        """Cancel from a record already read (possibly stale: every write is conditional,
+        and a refused one hands back the current record)."""
+        task_id = record.task_id
         now = now_ms(self.clock)
         for _ in range(3):
             if record.terminal:
@@ -38,7 +43,7 @@ class ControlPart(QueryPart):
 
     def _publish_cancelled(self, record: TaskRecord) -> None:
         task_type = self.catalog.get(record.task_type) if record.task_type in self.catalog else None
-        if self.events is not None and task_type is not None and task_type.events:
+        if self.events is not None and task_type is not None and "CANCELLED" in task_type.events:
             from ..runtime.runner import event_detail
 
             self.events.publish([("Task Cancelled", event_detail(record))])
@@ -51,22 +56,18 @@ class ControlPart(QueryPart):
         if task_type is None and tenant is None and tag is None:
             raise InvalidOption("cancel_many needs task_type=, tenant= or tag=")
         done: builtins.list[str] = []
-        for state in (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING):
-            cursor = None
-            while True:
-                page = self.list(
-                    task_type=task_type, tenant=tenant, state=state, limit=500, cursor=cursor
-                )
-                for record in page.records:
-                    if tag is not None and tag not in record.tags:
-                        continue
-                    after = self.cancel(record.task_id)
-                    if after.state is TaskState.CANCELLED or after.cancel_requested:
-                        done.append(record.task_id)
-                cursor = page.cursor
-                if not cursor:
-                    break
-        return done
+        cursor = None
+        while True:  # one pass over the matching tasks, whatever their state
+            page = self.list(task_type=task_type, tenant=tenant, limit=500, cursor=cursor)
+            for record in page.records:
+                if record.terminal or (tag is not None and tag not in record.tags):
+                    continue
+                after = self._cancel(record)
+                if after.state is TaskState.CANCELLED or after.cancel_requested:
+                    done.append(record.task_id)
+            cursor = page.cursor
+            if not cursor:
+                return done
 
     def pause(self, *, task_type: str | None = None, tenant: str | None = None) -> None:
         """Stop starting tasks of a type and/or a tenant (running ones finish)."""

@@ -30,6 +30,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from .. import tracing
 from ..admission import Admitted, SubmitRequest, admit, admit_many
 from ..envelope import Envelope
 from ..errors import ConveyorError, Overloaded, TaskConflict
@@ -259,18 +260,21 @@ class SubmitPart(ClientBase):
 
     def _enqueue(self, admitted: Sequence[Admitted]) -> tuple[list[str], set[str]]:
         """Send the messages, grouped by lane; undo the records whose send failed.
-        Returns the IDs whose send failed, and those of them whose undo failed too."""
+        Returns the IDs whose send failed, and those of them whose undo failed too. Each
+        task's message carries its trace header; its admission span is recorded once sent."""
         by_lane: dict[str, list[OutMessage]] = defaultdict(list)
         failed: list[str] = []
+        traces = {a.record.task_id: tracing.admission(a.record.created_at) for a in admitted}
         for item in admitted:
+            trace = traces[item.record.task_id][1].to_header()
             if item.scheduled:
                 try:
-                    self._schedule(item)
+                    self._schedule(item, trace)
                 except Exception:
                     _log.exception("could not schedule task %s", item.record.task_id)
                     failed.append(item.record.task_id)
                 continue
-            by_lane[self.lane_queue(item.record)].append(self._message(item))
+            by_lane[self.lane_queue(item.record)].append(self._message(item, trace))
         for lane, messages in by_lane.items():
             try:
                 failed.extend(self.lanes.send(lane, messages))
@@ -292,23 +296,30 @@ class SubmitPart(ClientBase):
                     self.payloads.delete(item.offload_key)
                 except Exception:
                     _log.exception("could not delete the payload of task %s", task_id)
+        done, lost = now_ms(self.clock), set(failed)
+        for task_id, (under, message) in traces.items():
+            if task_id not in lost:
+                start = by_id[task_id].record.created_at
+                tracing.record(under, "admission", task_id, start, done, span=message.parent)
         return failed, kept
 
     @staticmethod
     def lane_queue(record: TaskRecord) -> str:
         return record.lane
 
-    def _message(self, item: Admitted) -> OutMessage:
-        body = Envelope.for_record(item.record, item.payload, item.record.created_at).to_json()
+    def _message(self, item: Admitted, trace: str | None = None) -> OutMessage:
+        body = Envelope.for_record(
+            item.record, item.payload, item.record.created_at, trace
+        ).to_json()
         return OutMessage(
             body=body, group=item.record.tenant, delay=item.delay_seconds, id=item.record.task_id
         )
 
-    def _schedule(self, item: Admitted) -> None:
+    def _schedule(self, item: Admitted, trace: str | None = None) -> None:
         if self.scheduler is None:
             raise ConveyorError("this client has no scheduler for delays over 15 minutes")
         assert item.fire_at_ms is not None
-        body = Envelope.for_record(item.record, item.payload, item.fire_at_ms).to_json()
+        body = Envelope.for_record(item.record, item.payload, item.fire_at_ms, trace).to_json()
         self.scheduler.create_at(
             item.record.task_id,
             item.fire_at_ms,

@@ -32,6 +32,7 @@ LIVE: dict[str, float | None] = {
     "task.html": 3,
     "dlq.html": 30,  # each listing receives (and releases) every entry: not too often
     "schedules.html": 30,
+    "cost.html": 60,  # the ledger is read at most once a minute
 }
 
 STATIC_FILES = frozenset({"htmx.min.js", "dashboard.css", "htmx.LICENSE.txt"})
@@ -44,6 +45,7 @@ _ROUTES: list[tuple[re.Pattern[str], Callable[..., pages.Page], str]] = [
     (re.compile(r"^/dlq$"), pages.dlq, "dlq"),
     (re.compile(r"^/dlq/(?P<task_id>[^/]+)$"), pages.dlq_entry, "dlq"),
     (re.compile(r"^/schedules$"), pages.schedules, "schedules"),
+    (re.compile(r"^/cost$"), pages.cost, "cost"),
 ]
 
 _ACTIONS: dict[str, Callable[[DashboardSource, dict[str, str]], str]] = {

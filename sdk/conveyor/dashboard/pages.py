@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .. import tracing
 from ..errors import ConveyorError, InvalidOption
 from ..model import TaskState
 from ..ports import now_ms
@@ -15,6 +16,7 @@ from ..views.schedules import build_schedules
 from ..views.source import DashboardSource
 from ..views.tasks import TaskQuery, list_tasks, task_detail
 from ..views.tenants import build_tenants
+from ..views.trace import trace_rows
 from . import charts
 from .http import Request
 
@@ -45,6 +47,10 @@ def tenants(source: DashboardSource, request: Request) -> Page:
         "sampled": len(snap.records),
         "errors": snap.errors,
     }
+
+
+def cost(source: DashboardSource, request: Request) -> Page:
+    return "cost.html", {"cost": source.costs.panel()}
 
 
 def tasks(source: DashboardSource, request: Request) -> Page:
@@ -85,6 +91,7 @@ def task(source: DashboardSource, request: Request, task_id: str) -> Page:
         "in_dlq": entry is not None,
         "clocks_chart": charts.clocks(tl.queue_wait_ms, tl.retry_wait_ms, tl.run_ms),
         "timeline_chart": charts.timeline(tl.segments),
+        "trace": trace_rows(tracing.recorder().of_task(task_id)),
     }
 
 

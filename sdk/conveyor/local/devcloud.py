@@ -9,12 +9,15 @@ the dev cloud is for correctness and demos with shallow lanes, never for load fi
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import tracing
 from ..aws.clients import AwsClients
 from ..catalog import Catalog
+from ..runtime import metrics
 from ..topology import Topology
 from .provision import Provisioned, provision
 
@@ -48,6 +51,19 @@ class DevCloud:
     def endpoint(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def spans_path(self) -> str:
+        """The JSON-lines file where this dev cloud's processes record trace spans."""
+        import tempfile
+
+        name = f"conveyor-spans-{self.topology.prefix}-{self.port}.jsonl"
+        return os.path.join(tempfile.gettempdir(), name)
+
+    @property
+    def metrics_path(self) -> str:
+        """The file where this dev cloud's processes append their EMF metric lines."""
+        return self.spans_path.replace("conveyor-spans-", "conveyor-metrics-")
+
     def start(self) -> DevCloud:
         """Run moto server in a child process (its own interpreter, so it uses another
         core instead of sharing our GIL), wait until it answers, then provision."""
@@ -73,6 +89,8 @@ class DevCloud:
                     raise RuntimeError(f"moto server did not start on {self.endpoint}") from None
                 time.sleep(0.1)
         self.provisioned = provision(self.clients(), self.topology, self.catalog)
+        tracing.use(tracing.FileSpans(self.spans_path))  # this process's dispatcher, SDK
+        metrics.use_output(self.metrics_path)  # EMF lines, not on the terminal
         return self
 
     def clients(self, counter: Any = None) -> AwsClients:
@@ -87,11 +105,15 @@ class DevCloud:
 
     def env(self) -> dict[str, str]:
         out = {"AWS_ENDPOINT_URL": self.endpoint, **DEV_CREDENTIALS, **self.topology.env()}
+        out[tracing.SPANS_ENV] = self.spans_path
+        out[metrics.OUTPUT_ENV] = self.metrics_path
         if self.catalog_module:
             out["CONVEYOR_CATALOG"] = self.catalog_module
         return out
 
     def stop(self) -> None:
+        tracing.use(None)
+        metrics.use_output(None)
         if self.server is not None:
             self.server.terminate()
             try:

@@ -19,7 +19,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..aws.attribution import AttributingCounter
+from ..aws.costledger import DynamoCostLedger
 from ..policy.scaling import ScalingRule
+from ..runtime.costmeter import CostMeter
 from .devcloud import DevCloud, dev_runtime
 
 
@@ -105,7 +108,11 @@ class LocalPlatform:
         dispatcher_options: dict[str, Any] | None = None,
     ) -> None:
         self.cloud = cloud
-        self.runtime = dev_runtime(cloud)
+        # every request this process makes is counted per tenant and type (conveyor cost)
+        counter = AttributingCounter({cloud.topology.table: [("type", "id")]})
+        self.runtime = dev_runtime(cloud, counter)
+        table = cloud.topology.table
+        self.meter = CostMeter(counter, DynamoCostLedger(self.runtime.store.ddb, table))
         from ..runtime.executors import LocalExecutor
 
         runner = self.runtime.runner()
@@ -135,6 +142,7 @@ class LocalPlatform:
             (lambda: self.dispatcher.run(self.stop_event, wait_seconds=1), "dispatcher"),
             (lambda: self.autoscaler.run(self.stop_event), "autoscaler"),
             (self._drive_schedules, "schedules"),
+            (lambda: self.meter.start(self.stop_event).join(), "cost-meter"),
         ):
             thread = threading.Thread(target=target, daemon=True, name=name)
             thread.start()

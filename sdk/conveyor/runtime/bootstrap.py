@@ -42,6 +42,8 @@ class Runtime:
     scheduler: Any = None
     #: The multi-tenant control plane (routes, signals, leases); None where not used.
     control: ControlStore | None = None
+    #: Keeps what this process's requests cost per tenant and type (``costmeter``).
+    cost_meter: Any = None
 
     def runner(self, **kwargs: Any) -> TaskRunner:
         return TaskRunner(
@@ -98,12 +100,13 @@ def aws_runtime(
     from ..aws import DynamoTaskStore, EventBridgePublisher, S3PayloadStore, SqsLanes
     from ..aws.control import DynamoControl
     from ..aws.scheduler import EventBridgeScheduler
+    from ..aws.store import unindexed_types
 
     lanes = SqsLanes(clients.sqs)
     return Runtime(
         catalog=catalog,
         topology=topology,
-        store=DynamoTaskStore(clients.dynamodb, topology.table),
+        store=DynamoTaskStore(clients.dynamodb, topology.table, unindexed=unindexed_types(catalog)),
         lanes=lanes,
         payloads=S3PayloadStore(clients.s3, topology.bucket),
         events=EventBridgePublisher(clients.events, topology.event_bus),

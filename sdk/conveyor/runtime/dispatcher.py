@@ -92,9 +92,10 @@ class Dispatcher:
         buffer_per_lane: int = 10,
         buffer_seconds: float = 45.0,
         hold_seconds: float = 20.0,
-        flush_every: float = 0.25,
+        flush_every: float = 2.0,
         lane_visibility: int = 60,
         pause_refresh: float = 2.0,
+        fill_seconds: float = 1.0,
         reconcile_every: float | None = FROM_ENV,
         scheduler: str = "fair",
         lookahead: Lookahead | None = None,
@@ -117,10 +118,17 @@ class Dispatcher:
         self.buffer_per_lane = buffer_per_lane
         self.buffer_seconds = buffer_seconds
         #: Seconds a finished message may wait for its batched ack (the service loop
-        #: flushes at 10 pending or after this long, whichever comes first).
+        #: flushes at 10 pending or after this long, whichever comes first; forwards and
+        #: dead letters go at once). 2 s fills ack batches at a trickle of 5 tasks/s and
+        #: more; a waiting ack costs nothing (the outcome is durable, visibility is 60 s).
         self.flush_every = flush_every
         self.lane_visibility = lane_visibility
         self.extend_every = lane_visibility / 2
+        #: Seconds a lane's puller waits after a partial, non-empty receive before the next
+        #: one, so a trickle fills batches (10 tasks/s -> ~10 per receive) instead of one
+        #: receive per message; a backlog (full receives) and an idle lane's first message
+        #: (long poll) never wait. Adds at most this much queue wait to a trickle.
+        self.fill_seconds = fill_seconds
         #: Seconds between the reconciler's passes while ``run`` serves; None: no reconciler.
         #: By default ``CONVEYOR_RECONCILE_SECONDS`` (60; 0 turns it off).
         self.reconcile_every = (

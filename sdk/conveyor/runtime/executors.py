@@ -15,6 +15,8 @@ type's work queue, which the workers drain (``conveyor.runtime.worker``).
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
@@ -24,6 +26,9 @@ from botocore.exceptions import ClientError
 
 from ..catalog import TaskType
 from ..envelope import Envelope
+from ..ports import now_ms
+from ..tracing import parse_header
+from . import spans
 from .outcome import HOLD, RETRY, Outcome
 from .runner import TaskRunner
 
@@ -40,7 +45,14 @@ class LocalExecutor:
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="executor")
 
     def submit(self, task_type: TaskType, body: str, env: Envelope) -> Future[Outcome]:
-        return self.pool.submit(self.runner.run, env)
+        return self.pool.submit(self._run, env)
+
+    def _run(self, env: Envelope) -> Outcome:
+        traced, sid = spans.invoking(env)
+        start = now_ms(self.runner.clock)
+        outcome = self.runner.run(traced)
+        spans.invoked(env, sid, start, now_ms(self.runner.clock), outcome.kind)
+        return outcome
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=False)
@@ -85,13 +97,33 @@ class LambdaExecutor:
         self.prefix = prefix
         self.name_of = name_of
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="invoke")
+        self._local = threading.local()
+        events = getattr(getattr(lambda_client, "meta", None), "events", None)
+        if events is not None:
+            events.register("before-sign.lambda.Invoke", self._trace_header)
+
+    def _trace_header(self, request: Any, **_: Any) -> None:
+        """Send the task's trace header with its Invoke, as X-Ray's own SDK would, so in
+        AWS the function's segment joins the task's trace under the ``invoke`` span."""
+        header = parse_header(getattr(self._local, "trace", None))
+        if header is not None:
+            request.headers["X-Amzn-Trace-Id"] = header.xray()
 
     def _invoke(self, task_type: TaskType, body: str, env: Envelope) -> Outcome:
+        traced, sid = spans.invoking(env)
+        start = int(time.time() * 1000)
+        outcome = self._call(task_type, body, env, traced.trace)
+        spans.invoked(env, sid, start, int(time.time() * 1000), outcome.kind)
+        return outcome
+
+    def _call(self, task_type: TaskType, body: str, env: Envelope, trace: str | None) -> Outcome:
+        event = {"conveyor": body} if trace is None else {"conveyor": body, "trace": trace}
+        self._local.trace = trace
         try:
             response = self.client.invoke(
                 FunctionName=self.name_of(self.prefix, task_type.name),
                 InvocationType="RequestResponse",
-                Payload=json.dumps({"conveyor": body}).encode(),
+                Payload=json.dumps(event).encode(),
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")

@@ -1,7 +1,8 @@
 """The outcome write for each way an attempt can end, as a ``PendingWrite``.
 
 Pure: no I/O; times are epoch milliseconds passed in. Every write clears the lease and
-the owner and adds this attempt's queue wait and run time to the record's clocks; a
+the owner, adds this attempt's wait and run time to the record's clocks and appends it to
+the bounded history (``conveyor.clocks``), all in the same write; a
 finished task also gets ``finished_at`` and ``purge_at`` (when DynamoDB TTL may drop it,
 never before its dedup window closes).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import clocks
 from ..catalog import TaskType
 from ..model import TaskError, TaskRecord, TaskState
 from ..payload import MAX_PAYLOAD, encode
@@ -24,24 +26,39 @@ RESULT_INLINE_LIMIT = 8 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """The attempt being finished: its RUNNING record and type, and its clocks (ms)."""
+    """The attempt being finished: its RUNNING record and type, its run time (ms) and the
+    executor that ran it (for the history; defaults to the type's executor)."""
 
     record: TaskRecord
     task_type: TaskType
-    #: Milliseconds the task waited in its lane before this attempt.
-    wait: int = 0
     #: Milliseconds the handler ran.
     run_ms: int = 0
+    executor: str | None = None
 
     def write(
-        self, target: TaskState, changes: dict[str, Any], outcome: Outcome, **extra: Any
+        self,
+        target: TaskState,
+        changes: dict[str, Any],
+        outcome: Outcome,
+        now: int,
+        error: TaskError | None = None,
+        backoff_ms: int = 0,
+        **extra: Any,
     ) -> PendingWrite:
         record = self.record
         common = {
             "lease_until": None,
             "owner": None,
-            "queue_wait_ms": record.queue_wait_ms + self.wait,
-            "run_ms": record.run_ms + self.run_ms,
+            **clocks.outcome_changes(
+                record,
+                target=target,
+                outcome=outcome.kind,
+                now=now,
+                run_ms=self.run_ms,
+                executor=self.executor or self.task_type.executor,
+                error=error.type if error is not None else None,
+                backoff_ms=backoff_ms,
+            ),
         }
         return PendingWrite(
             record.task_id,
@@ -69,7 +86,7 @@ def purge_at(task_type: TaskType, record: TaskRecord | None, now: int) -> int | 
 def failed(a: Attempt, error: TaskError, now: int) -> PendingWrite:
     """FAILED for good: the message goes to the DLQ once the record says so."""
     dlq = Outcome(DLQ, a.record.task_id, error.kind, reason=error.message)
-    return a.write(TaskState.FAILED, {**a.finished(now), "error": error}, dlq)
+    return a.write(TaskState.FAILED, {**a.finished(now), "error": error}, dlq, now, error)
 
 
 def succeeded(a: Attempt, result: Any, now: int) -> PendingWrite:
@@ -91,12 +108,12 @@ def succeeded(a: Attempt, result: Any, now: int) -> PendingWrite:
     else:
         changes["result"] = result
     ok = Outcome(ACK, a.record.task_id, "ok")
-    return a.write(TaskState.SUCCEEDED, changes, ok, blob=blob)
+    return a.write(TaskState.SUCCEEDED, changes, ok, now, blob=blob)
 
 
 def cancelled(a: Attempt, error: TaskError, now: int) -> PendingWrite:
     outcome = Outcome(ACK, a.record.task_id, "cancelled")
-    return a.write(TaskState.CANCELLED, {**a.finished(now), "error": error}, outcome)
+    return a.write(TaskState.CANCELLED, {**a.finished(now), "error": error}, outcome, now, error)
 
 
 def retried(
@@ -108,9 +125,16 @@ def retried(
     changes = {
         "error": plan.error,
         "queued_at": now + int(delay * 1000),
-        "retry_wait_ms": a.record.retry_wait_ms + int(delay * 1000),
     }
     action = ACK if scheduled else RETRY
     outcome = Outcome(action, a.record.task_id, plan.kind, delay=delay, reason=plan.error.message)
     increments = {"attempts": -1, "throttles": 1} if plan.throttled else None
-    return a.write(TaskState.QUEUED, changes, outcome, increments=increments)
+    return a.write(
+        TaskState.QUEUED,
+        changes,
+        outcome,
+        now,
+        plan.error,
+        backoff_ms=int(delay * 1000),
+        increments=increments,
+    )

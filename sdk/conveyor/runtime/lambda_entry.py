@@ -22,6 +22,7 @@ module, no CLI.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..catalog import load_catalog
 from ..topology import Topology
+from ..tracing import parse_header
 from .outcome import ACK, DLQ, RETRY, Outcome
 from .runner import TaskRunner
 
@@ -57,17 +59,44 @@ def _traced(fn: Callable[..., Any]) -> Callable[..., Any]:
     return tracer.capture_lambda_handler(fn, capture_response=False)
 
 
+def _trace_of(body: Any) -> str | None:
+    try:
+        value = json.loads(body).get("tr")
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _annotate(trace: str | None) -> None:
+    """Tag this invocation's X-Ray segment with the task's trace root (when tracing is on),
+    so X-Ray finds every segment of one task by ``conveyor_trace``."""
+    header = parse_header(trace)
+    if header is None or not tracing_enabled():
+        return
+    from aws_lambda_powertools import Tracer
+
+    try:
+        Tracer(service="conveyor").put_annotation(key="conveyor_trace", value=header.root)
+    except Exception:
+        logger.exception("could not annotate the trace")
+
+
 class RetryRecord(Exception):
     """Raised for an SQS record that must come back later (partial batch failure)."""
 
 
 def build_runner(clients: Any = None) -> tuple[TaskRunner, Any]:
     """The runner and its runtime, wired from the environment (CONVEYOR_CATALOG, ...)."""
-    from ..aws.clients import AwsClients
     from .bootstrap import aws_runtime
 
     catalog = load_catalog(os.environ["CONVEYOR_CATALOG"])
-    runtime = aws_runtime(catalog, Topology.from_env(), clients or AwsClients())
+    topology, meter = Topology.from_env(), None
+    if clients is None:
+        from .costmeter import counting
+
+        clients, meter = counting(topology)
+    runtime = aws_runtime(catalog, topology, clients)
+    runtime.cost_meter = meter
     return runtime.runner(rng=random.Random()), runtime
 
 
@@ -101,6 +130,7 @@ def make_handler(runner: TaskRunner | None = None, runtime: Any = None) -> Calla
 
     def on_record(record: Any) -> None:
         runner_ = get_runner()
+        _annotate(_trace_of(record.body))
         outcome = runner_.run_body(
             record.body, write_budget=write_budget(state.get("context"), runner_.write_budget)
         )
@@ -118,11 +148,21 @@ def make_handler(runner: TaskRunner | None = None, runtime: Any = None) -> Calla
             raise RetryRecord(outcome.reason or outcome.kind)
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return route(event, context)
+        finally:
+            meter = getattr(state["runtime"], "cost_meter", None)
+            if meter is not None:
+                meter.maybe_flush()  # at most once a minute per container, not per task
+
+    def route(event: dict[str, Any], context: Any) -> dict[str, Any]:
         state["context"] = context
         if "conveyor" in event:
             runner_ = get_runner()
             budget = write_budget(context, runner_.write_budget)
-            outcome = runner_.run_body(event["conveyor"], write_budget=budget)
+            trace = event.get("trace") if isinstance(event.get("trace"), str) else None
+            _annotate(trace or _trace_of(event["conveyor"]))
+            outcome = runner_.run_body(event["conveyor"], write_budget=budget, trace=trace)
             _record_metrics(outcome)
             return outcome.to_dict()
         if "Records" in event:

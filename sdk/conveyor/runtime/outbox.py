@@ -103,6 +103,12 @@ class Outbox:
         with self._lock:
             return len(self._copies) + sum(map(len, self._acks.values()))
 
+    def urgent(self) -> bool:
+        """Forwards, dead letters or recycles are queued: sends that should not wait for
+        an ack batch to fill (an ack may wait: the outcome it follows is durable)."""
+        with self._lock:
+            return bool(self._copies)
+
     def flush(self) -> bool:
         """Send what is queued; True when everything was sent, False when something
         stays queued for the next flush (the caller backs off). Never raises for an AWS

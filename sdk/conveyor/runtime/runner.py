@@ -21,6 +21,7 @@ every executor applies the same rules:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from ..errors import Throttled, UnknownTaskType
 from ..model import TaskError, TaskRecord, TaskState
 from ..payload import decode, digest
 from ..ports import Clock, EventPublisher, PayloadStore, SystemClock, TaskStore
-from . import attempt, finish
+from . import attempt, finish, spans
 from .context import TaskContext
 from .failure import FailurePlan, plan_failure
 from .finish import RESULT_INLINE_LIMIT, Attempt
@@ -65,7 +66,10 @@ class TaskRunner:
         scheduler: Any = None,
         write_budget: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        executor: str | None = None,
     ) -> None:
+        #: Executor name written in each attempt's history (default: the type's executor).
+        self.executor = executor
         #: Optional EventBridgeScheduler: retries waiting over 15 minutes go through it.
         self.scheduler = scheduler
         self.catalog = catalog
@@ -89,12 +93,15 @@ class TaskRunner:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def run_body(self, body: str, **kwargs: Any) -> Outcome:
-        """Parse a raw lane message and run it; a malformed one comes back as ``dlq``."""
+    def run_body(self, body: str, *, trace: str | None = None, **kwargs: Any) -> Outcome:
+        """Parse a raw lane message and run it; a malformed one comes back as ``dlq``.
+        ``trace`` (a header handed on by the dispatcher) replaces the message's own."""
         try:
             envelope = parse(body)
         except Malformed as exc:
             return Outcome(DLQ, "", "malformed", reason=f"malformed message: {exc}")
+        if trace is not None:
+            envelope = dataclasses.replace(envelope, trace=trace)
         return self.run(envelope, **kwargs)
 
     def run(
@@ -139,16 +146,30 @@ class TaskRunner:
         record = started
         if on_start is not None:
             on_start(record)
+        spans.waited(env, record)
+        outcome = self._attempt_started(record, task_type, env, now, on_heartbeat, budget)
+        spans.ran(env, record, outcome, self.executor or task_type.executor, self._now())
+        return outcome
+
+    def _attempt_started(
+        self,
+        record: TaskRecord,
+        task_type: TaskType,
+        env: Envelope,
+        now: int,
+        on_heartbeat: Callable[[], None] | None,
+        budget: float,
+    ) -> Outcome:
         if record.payload_sha256 != env.sha256:
             error = TaskError("malformed", "PayloadMismatch", "message payload does not match")
             return self._settle(
-                record, finish.failed(Attempt(record, task_type), error, now), budget
+                record, finish.failed(self._attempt(record, task_type), error, now), budget
             )
         if record.attempts > task_type.retry.max_attempts:
             lost = f"attempt {record.attempts - 1} crashed or timed out; no attempts left"
             error = TaskError("retryable", "AttemptLost", lost)
             return self._settle(
-                record, finish.failed(Attempt(record, task_type), error, now), budget
+                record, finish.failed(self._attempt(record, task_type), error, now), budget
             )
         return self._execute(record, task_type, env, now, on_heartbeat, budget)
 
@@ -199,7 +220,6 @@ class TaskRunner:
             poll=self.cancel_poll,
             on_heartbeat=on_heartbeat,
         )
-        wait = max(0, now - (record.queued_at or record.created_at))
         logger.thread_safe_append_keys(
             task_id=record.task_id,
             task_type=record.task_type,
@@ -212,7 +232,7 @@ class TaskRunner:
                 payload = self._load_payload(record, env)
             except (KeyError, ValueError) as exc:
                 error = TaskError("malformed", type(exc).__name__, str(exc))
-                pending = finish.failed(Attempt(record, task_type, wait), error, now)
+                pending = finish.failed(self._attempt(record, task_type), error, now)
                 return self._settle(record, pending, budget)
 
             def call() -> Any:
@@ -223,14 +243,21 @@ class TaskRunner:
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            ran = Attempt(record, task_type, wait, int((self.clock.now() - started) * 1000))
+            ran = self._attempt(record, task_type, started)
             cancelled = ctx._cancelled or record.cancel_requested
             plan = plan_failure(exc, record, task_type, cancelled=cancelled, rng=self.rng)
             return self._settle(record, self._after_failure(ran, plan, env, budget), budget)
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_type", "tenant", "attempt"])
-        ran = Attempt(record, task_type, wait, int((self.clock.now() - started) * 1000))
+        ran = self._attempt(record, task_type, started)
         return self._settle(record, finish.succeeded(ran, result, self._now()), budget)
+
+    def _attempt(
+        self, record: TaskRecord, task_type: TaskType, started: float | None = None
+    ) -> Attempt:
+        """The attempt to finish; it ran since ``started`` (clock seconds), if it ran."""
+        ran = 0 if started is None else int((self.clock.now() - started) * 1000)
+        return Attempt(record, task_type, ran, self.executor)
 
     # -- settling ---------------------------------------------------------------------------
 

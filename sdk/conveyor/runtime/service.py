@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
+from .dispatch_metrics import DispatcherMetrics
+
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
 
@@ -71,6 +73,8 @@ def serve(
     """Serve until ``stop`` is set, then settle what is running. ``reconcile`` runs on
     its own thread and returns the seconds until its next pass."""
 
+    metrics = DispatcherMetrics.attach(dispatcher, stop, reconcile)  # EMF every minute
+
     def pull(lane: str) -> float:
         if not dispatcher.serves(lane):
             return 1.0  # another dispatcher holds its lease
@@ -84,7 +88,10 @@ def serve(
         messages = dispatcher.lanes.receive(
             lane, max_messages=min(10, room), wait_seconds=wait_seconds
         )
+        metrics.received(lane, messages)
         dispatcher.ingest(lane, messages)
+        if 0 < len(messages) < min(10, room):  # a trickle: let the next batch fill
+            return dispatcher.fill_seconds
         return 0.0
 
     threads = [
@@ -122,7 +129,8 @@ def serve(
         dispatcher.collect()
         now = time.monotonic()
         pending = dispatcher.pending()
-        if now >= next_flush or (pending >= 10 and not flush_backoff.failures):
+        due = pending >= 10 or dispatcher.outbox.urgent()
+        if now >= next_flush or (due and not flush_backoff.failures):
             if pending and not dispatcher.flush():
                 next_flush = now + flush_backoff.failed()
             else:
@@ -136,3 +144,5 @@ def serve(
     dispatcher.settle_running()
     if dispatcher.tenancy is not None:
         dispatcher.tenancy.leave()  # others take the lanes over at once
+    if metrics.thread is not None:
+        metrics.thread.join(timeout=10)  # its last report (started when stop was set)

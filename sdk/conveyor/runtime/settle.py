@@ -25,7 +25,7 @@ import dataclasses
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -64,9 +64,14 @@ def event_detail(record: TaskRecord) -> dict[str, Any]:
     return detail
 
 
-def publish(events: EventPublisher | None, record: TaskRecord, enabled: bool = True) -> None:
-    """Emit the record's lifecycle event, if it has one; a failure is logged, not raised."""
-    if events is None or not enabled or record.state not in EVENT_TYPES:
+def publish(
+    events: EventPublisher | None, record: TaskRecord, enabled: bool | Collection[str] = True
+) -> None:
+    """Emit the record's lifecycle event if its state is one the type publishes
+    (``enabled``: the type's ``events`` states; True = all); a failure is logged only."""
+    if events is None or record.state not in EVENT_TYPES:
+        return
+    if not (enabled is True or (enabled and record.state.value in enabled)):
         return
     try:
         events.publish([(EVENT_TYPES[record.state], event_detail(record))])
@@ -104,7 +109,8 @@ class PendingWrite:
     target: TaskState
     changes: Mapping[str, Any]
     outcome: Outcome
-    events: bool = True
+    #: Terminal states that publish an event (the task type's ``events``); True = all.
+    events: bool | Collection[str] = True
     increments: Mapping[str, int] | None = None
     blob: tuple[str, bytes] | None = None
 

@@ -25,11 +25,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from ..clocks import released_changes
 from ..envelope import Malformed, parse
 from ..errors import InvalidTransition, TaskNotFound
 from ..model import TaskRecord, TaskState
 from ..ports import InMessage, OutMessage
 from .deadletter import dead_letter
+from .metrics import MetricsSink, TopTenants
 from .outcome import ACK, DLQ, HOLD, RETRY, Outcome
 from .protection import TaskProtection
 
@@ -51,7 +53,11 @@ class Worker:
         wait_seconds: int = 20,
         hold_seconds: float = 20.0,
         protection: TaskProtection | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        #: EMF metrics: outcomes per kind, run time, executor-seconds of the top tenants.
+        self.metrics = metrics or MetricsSink("conveyor-worker")
+        self.tenant_seconds = TopTenants()
         self.runtime = runtime
         self.task_type = runtime.catalog.get(task_type)
         self.queue = runtime.topology.work_queue(task_type)
@@ -104,10 +110,19 @@ class Worker:
                     logger.exception("could not handle a message", extra={"id": message.message_id})
             if not messages:
                 self._protect(False)
+            if self.metrics.due():
+                self.flush_metrics()
         self._protect(False)
+        self.flush_metrics()
         logger.info(
             "worker stopped", extra={"completed": self.completed, "released": self.released}
         )
+
+    def flush_metrics(self) -> int:
+        """Write the interval's metrics as EMF (the top tenants' executor-seconds first)."""
+        for tenant, seconds in self.tenant_seconds.report().items():
+            self.metrics.count("tenant_executor_seconds", seconds, "Seconds", tenant=tenant)
+        return self.metrics.flush()
 
     def _protect(self, enabled: bool) -> None:
         try:
@@ -149,6 +164,7 @@ class Worker:
                 done.set()
 
         thread = threading.Thread(target=work, daemon=True, name=f"task-{env.task_id}")
+        began = time.monotonic()
         thread.start()
         stop_deadline: float | None = None
         while not done.wait(0.1):
@@ -161,23 +177,31 @@ class Worker:
                     extra={"task_id": env.task_id, "seconds": self.stop_timeout},
                 )
             if stop_deadline is not None and time.monotonic() >= stop_deadline:
-                self._release(env.task_id, message, beat.token)
+                self._release(env.task_id, message, beat.token, beat.record)
                 return
         outcome = box.get("outcome") or Outcome(RETRY, env.task_id, "retryable", delay=5.0)
+        self.tenant_seconds.add(env.tenant, time.monotonic() - began)
         self._settle(message, outcome)
         self.completed += 1
 
-    def _release(self, task_id: str, message: InMessage, token: int | None) -> None:
+    def _release(
+        self,
+        task_id: str,
+        message: InMessage,
+        token: int | None,
+        record: TaskRecord | None = None,
+    ) -> None:
         """Give the attempt back and make the message visible now (SIGTERM timeout).
         Conditional on this attempt's token: a task finished or retaken meanwhile stays as
         it is. If the store cannot be reached, the lease simply runs out."""
         if token is not None:
             now = int(self.runtime.clock.now() * 1000)
+            history = {} if record is None else released_changes(record, now=now)
             try:
                 self.runtime.store.transition(
                     task_id,
                     TaskState.QUEUED,
-                    {"lease_until": None, "owner": None, "queued_at": now},
+                    {"lease_until": None, "owner": None, "queued_at": now, **history},
                     now,
                     expect_starts=token,
                     increments={"attempts": -1},
@@ -188,6 +212,7 @@ class Worker:
                 logger.exception("could not give the attempt back", extra={"task_id": task_id})
         self._lane_call("release the message", self.runtime.lanes.change_visibility, message, 0)
         self.released += 1
+        self.metrics.count("released", type=self.task_type.name)
         logger.info("released the running task", extra={"task_id": task_id})
 
     def _lane_call(self, what: str, call: Any, message: InMessage, *args: Any) -> bool:
@@ -215,6 +240,7 @@ class Worker:
     def _settle(self, message: InMessage, outcome: Outcome) -> None:
         """Act on the outcome. The message is deleted only once what replaces it is sent;
         if anything fails, it reappears when its visibility ends and is decided again."""
+        self.metrics.count("settled", kind=outcome.kind, type=self.task_type.name)
         if outcome.action == ACK:
             self._delete(message)
         elif outcome.action in (RETRY, HOLD):
@@ -249,11 +275,14 @@ class Heartbeat:
         self.message = message
         self.task_id = task_id
         self.token: int | None = None
+        #: The attempt's RUNNING record, once started.
+        self.record: TaskRecord | None = None
         self._last = time.monotonic()
         self._lock = threading.Lock()
 
     def on_start(self, record: TaskRecord) -> None:
         self.token = record.starts
+        self.record = record
 
     def since(self) -> float:
         """Seconds since the last beat (or the start)."""

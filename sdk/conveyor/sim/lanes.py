@@ -1,11 +1,16 @@
 """SQS-like lanes: messages become visible at a time, are received in batches of up to 10
 in (visible-at, send) order, stay hidden while the dispatcher holds them, and come back
-when it hides them again for some seconds. Every receive call is counted."""
+when it hides them again for some seconds. Every receive call is counted.
+
+``depth`` reads a lane as SQS's attributes would: visible messages, and hidden ones
+(held back by the dispatcher or backing off) as in flight; nothing is ever delayed."""
 
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+
+from ..ports import Depth
 
 
 @dataclass(slots=True, eq=False)
@@ -19,6 +24,9 @@ class Msg:
     receives: int = 0
     throttles: int = 0
     started: bool = False
+    #: the lane it was sent to, and when it was first sent (a refused task waits first)
+    lane: str = ""
+    enqueued: float = 0.0
 
 
 class Lane:
@@ -47,3 +55,7 @@ class Lane:
 
     def visible(self, now: float) -> bool:
         return bool(self._heap) and self._heap[0][0] <= now
+
+    def depth(self, now: float) -> Depth:
+        visible = sum(1 for at, _, _ in self._heap if at <= now)
+        return Depth(visible=visible, in_flight=len(self._heap) - visible, delayed=0)

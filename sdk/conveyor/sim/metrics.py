@@ -8,6 +8,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .record import Recorder
 
@@ -70,6 +71,7 @@ class RunStats:
     windows: list[tuple[float, dict[str, float], dict[str, float]]] = field(repr=False)
     backlog: list[tuple[float, int]] = field(repr=False)
     waits: list[tuple[str, str, str, float, float, bool]] = field(repr=False)
+    tenancy: Any = None
 
     def group(self, label: str) -> GroupStats:
         return next(g for g in self.groups if g.label == label)
@@ -118,6 +120,7 @@ def summarize(strategy: str, rec: Recorder) -> RunStats:
         windows=rec.samples,
         backlog=rec.backlog,
         waits=rec.waits,
+        tenancy=rec.tenancy,
     )
 
 
@@ -212,3 +215,14 @@ def _settle(rec: Recorder) -> dict[str, float]:
                 settled = t - at
             out[f"{name}@{at:g}s"] = settled
     return out
+
+
+def wait_series(stats: RunStats, bucket: float = 5.0) -> dict[str, list[tuple[float, float]]]:
+    """p99 queue wait per tenant group of the tasks created in each ``bucket`` seconds."""
+    buckets: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for group, _, _, created, wait, _ in stats.waits:
+        buckets[(group, int(created // bucket))].append(wait)
+    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for (group, index), values in sorted(buckets.items()):
+        series[group].append((index * bucket, percentile(values, 99)))
+    return series

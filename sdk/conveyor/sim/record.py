@@ -35,6 +35,8 @@ class Recorder:
     receives: int = 0
     events: int = 0
     end: float = 0.0
+    #: what a multi-tenant strategy did to the heavy tenant (``tenancy.TenancyLog``)
+    tenancy: Any = None
     _pending: dict[int, Msg] = field(default_factory=dict)
 
     def created(self, msg: Msg) -> None:
@@ -85,6 +87,7 @@ class Recorder:
             )
         self._pending.clear()
         self.receives = sum(lane.receive_calls for lane in strategy.lanes.values())
+        self.tenancy = getattr(strategy, "log", None)
         warm, step = self.scenario.warmup, 0.1
         for name, down in downstreams.items():
             self.used[name] = down.area

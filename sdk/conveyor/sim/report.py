@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from .metrics import RunStats, percentile
+from .metrics import RunStats, wait_series
 from .run import Report
+from .tenancy_report import tenancy_chart, tenancy_tables
 
 CLASSES = ("high", "normal", "low")
 
@@ -62,7 +62,8 @@ def tables(report: Report) -> list[Table]:
         summary.add_column(col, justify="left" if col == "policy" else "right")
     for name, x in report.runs.items():
         summary.add_row(*_summary_row(name, x))
-    targets = Table(title=f"{sc.name}: targets (fair)", title_justify="left")
+    held = "full" if sc.tenancy is not None else "fair"
+    targets = Table(title=f"{sc.name}: targets ({held})", title_justify="left")
     for col in ("target", "value", "bound", "met", "baselines"):
         targets.add_column(col)
     for t in report.targets:
@@ -74,7 +75,10 @@ def tables(report: Report) -> list[Table]:
             met,
             t.baseline,
         )
-    return [waits, summary, targets]
+    out = [waits, summary, targets]
+    if sc.tenancy is not None:
+        out[1:1] = tenancy_tables(report)
+    return out
 
 
 def _summary_row(name: str, x: RunStats) -> list[str]:
@@ -112,7 +116,7 @@ def charts(report: Report, out: Path) -> list[Path]:
     written = []
     fig, axes = plt.subplots(1, len(report.runs), figsize=(5 * len(report.runs), 3.5), sharey=True)
     for ax, (strategy, stats) in zip(axes, report.runs.items(), strict=True):
-        for label, points in _wait_series(stats).items():
+        for label, points in wait_series(stats).items():
             ax.plot([p[0] for p in points], [p[1] for p in points], label=label)
         ax.set_title(f"{strategy}: p99 queue wait per 5 s")
         ax.set_xlabel("simulated s (task created)")
@@ -124,6 +128,8 @@ def charts(report: Report, out: Path) -> list[Path]:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     written.append(path)
+    if report.scenario.tenancy is not None:
+        written.append(tenancy_chart(report, out))
     fair = report.runs.get("fair")
     if fair and any(w for _, w, _ in fair.windows):
         fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -146,13 +152,3 @@ def charts(report: Report, out: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
-
-
-def _wait_series(stats: RunStats, bucket: float = 5.0) -> dict[str, list[tuple[float, float]]]:
-    buckets: dict[tuple[str, int], list[float]] = defaultdict(list)
-    for group, _, _, created, wait, _ in stats.waits:
-        buckets[(group, int(created // bucket))].append(wait)
-    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for (group, index), values in sorted(buckets.items()):
-        series[group].append((index * bucket, percentile(values, 99)))
-    return series

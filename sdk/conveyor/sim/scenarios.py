@@ -8,8 +8,9 @@ slots; the rates are chosen so that each scenario saturates what it is about.
 from __future__ import annotations
 
 from ..policy.aimd import AimdSpec
+from ..policy.lookahead import Lookahead
 from ..policy.rates import RateSpec
-from .spec import Downstream, Scenario, TenantGroup, TypeSpec
+from .spec import Downstream, Scenario, TenancySpec, TenantGroup, TypeSpec
 
 
 def noisy() -> Scenario:
@@ -121,4 +122,60 @@ def tenants10k() -> Scenario:
     )
 
 
-SCENARIOS = {f.__name__: f for f in (noisy, weighted, priority, aimd, outage, tenants10k)}
+QUIET_RATE = 0.04
+
+
+def heavy1000(
+    heavy_rate: float = 80.0,
+    heavy_from: float = 60.0,
+    heavy_until: float = 120.0,
+    duration: float = 300.0,
+    tenancy: TenancySpec | None = None,
+) -> Scenario:
+    """999 quiet tenants at 0.04 tasks/s (40% of the pool in all) and one that sends like
+    them, except from ``heavy_from`` to ``heavy_until`` s when it sends ``heavy_rate``
+    tasks/s (80% of the pool: 120% demand), then cools down; its refused tasks are sent
+    again after Retry-After, so it stays backlogged well after it cools down.
+
+    Why not "100x the others' rate": among 1,000 tenants that is 100 of 1,099 shares of
+    the traffic, 9%, which saturates nothing unless the quiet tenants alone fill 91% of
+    the pool; saturation is what makes a backlog, so the heavy tenant here sends 2,000x.
+
+    The dispatcher is configured as it is by default (10 messages buffered per lane, a
+    look-ahead of ``max_in_flight`` with nothing sidelined, so a lane is FIFO as moto
+    serves it), and no tenant may hold more than 40% of the slots (``tenant_share``):
+    without that headroom quiet tasks wait for a slot to free, whatever the lanes do.
+    """
+    calm = QUIET_RATE / heavy_rate
+    return Scenario(
+        name="heavy1000",
+        title=(
+            f"1,000 tenants, one at {heavy_rate / QUIET_RATE:,.0f}x the others' rate "
+            f"from {heavy_from:g} to {heavy_until:g} s"
+        ),
+        duration=duration,
+        warmup=30.0,
+        slots=100,
+        tenant_share=0.4,
+        # the dispatcher's defaults: 10 buffered per lane, nothing sidelined
+        lookahead=Lookahead(per_tenant=100, total=100),
+        buffer_per_lane=10,
+        types=(TypeSpec("work", 1.0),),
+        groups=(
+            TenantGroup("quiet", 999, QUIET_RATE, ("work",)),
+            TenantGroup(
+                "heavy",
+                1,
+                heavy_rate,
+                ("work",),
+                profile=((0.0, calm), (heavy_from, 1.0), (heavy_until, calm)),
+            ),
+        ),
+        strategies=("shared", "hashed", "sharded", "full"),
+        tenancy=tenancy or TenancySpec(),
+    )
+
+
+SCENARIOS = {
+    f.__name__: f for f in (noisy, weighted, priority, aimd, outage, tenants10k, heavy1000)
+}

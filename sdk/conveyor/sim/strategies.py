@@ -63,6 +63,7 @@ class FairStrategy:
             costs=CostModel(priors),
         )
         self.held: Counter[str] = Counter()
+        self.held_lane: Counter[str] = Counter()
         self.held_type: Counter[str] = Counter()
         self.held_target: Counter[str] = Counter()
         self.total = 0
@@ -72,12 +73,18 @@ class FairStrategy:
     def lane_of(self, msg: Msg) -> Lane:
         return self.lanes[msg.priority]
 
+    def submit(self, msg: Msg, now: float) -> float | None:
+        self.lane_of(msg).send(msg, now)
+        return None
+
     def pull(self, now: float) -> None:
+        per_lane = self.world.scenario.buffer_per_lane
         for lane in self.lanes.values():
             for _ in range(self.world.scenario.receives_per_poll):
-                if self.total >= self.look.total or not lane.visible(now):
+                room = 10 if per_lane is None else min(10, per_lane - self.held_lane[lane.name])
+                if self.total >= self.look.total or room <= 0 or not lane.visible(now):
                     break
-                for msg in lane.receive(now, 10):
+                for msg in lane.receive(now, room):
                     self._ingest(lane, msg, now)
 
     def _ingest(self, lane: Lane, msg: Msg, now: float) -> None:
@@ -95,6 +102,7 @@ class FairStrategy:
             lane.send(msg, due - HOLD_HORIZON / 2)
             return
         self.held[msg.tenant] += 1
+        self.held_lane[lane.name] += 1
         self.held_type[msg.task_type] += 1
         self.held_target[self.gate.target(msg.task_type)] += 1
         self.total += 1
@@ -114,6 +122,7 @@ class FairStrategy:
             self.held[ticket.tenant] -= 1
             if not self.held[ticket.tenant]:
                 del self.held[ticket.tenant]
+            self.held_lane[self.lane_of(ticket.ref).name] -= 1
             self.held_type[ticket.task_type] -= 1
             self.held_target[gate.target(ticket.task_type)] -= 1
             self.total -= 1
@@ -123,7 +132,7 @@ class FairStrategy:
         ticket: Ticket = token
         self.scheduler.on_outcome(ticket, run, throttled=throttled)
         target = self.gate.target(ticket.task_type)
-        backlogged = self.held_target[target] > 0 or bool(len(self.lanes[msg.priority]))
+        backlogged = self.held_target[target] > 0 or bool(len(self.lane_of(msg)))
         self.gate.release(ticket, now, throttled=throttled, backlogged=backlogged)
 
     def windows(self) -> dict[str, float]:
@@ -149,6 +158,13 @@ class _Buffered:
 
     def order(self) -> list[str]:
         return list(self.lanes)
+
+    def lane_of(self, msg: Msg) -> Lane:
+        return self.lanes[msg.priority]
+
+    def submit(self, msg: Msg, now: float) -> float | None:
+        self.lane_of(msg).send(msg, now)
+        return None
 
     def pull(self, now: float) -> None:
         slots = self.world.scenario.slots
@@ -199,9 +215,6 @@ class RoundRobinStrategy(_Buffered):
     def __init__(self, world: World) -> None:
         super().__init__(world, CLASSES)
         self.picker = WeightedLanePicker({c: [c] for c in CLASSES}, PRIORITY_WEIGHTS)
-
-    def lane_of(self, msg: Msg) -> Lane:
-        return self.lanes[msg.priority]
 
     def order(self) -> list[str]:
         return self.picker.order()

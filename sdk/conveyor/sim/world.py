@@ -23,6 +23,7 @@ class Strategy(Protocol):
     lanes: dict[str, Lane]
 
     def lane_of(self, msg: Msg) -> Lane: ...
+    def submit(self, msg: Msg, now: float) -> float | None: ...
     def pull(self, now: float) -> None: ...
     def dispatch(self, now: float) -> None: ...
     def finished(self, msg: Msg, token: Any, now: float, run: float, throttled: bool) -> None: ...
@@ -82,9 +83,15 @@ class World:
             self._ids += 1
             msg = Msg(self._ids, tenant, group.label, name, self.types[name].priority, now)
             self.record.created(msg)
-            self.strategy.lane_of(msg).send(msg, now)
+            self._submit(msg)
         rate = group.rate * group.count * peak
         self.loop.after(rng.expovariate(rate), self._produce, group, peak, rng)
+
+    def _submit(self, msg: Msg) -> None:
+        """A producer's submit: refused (429), it tries again after Retry-After seconds."""
+        retry_after = self.strategy.submit(msg, self.loop.now)
+        if retry_after is not None:
+            self.loop.after(retry_after, self._submit, msg)
 
     # -- executors ----------------------------------------------------------------------
 

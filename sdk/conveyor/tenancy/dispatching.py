@@ -6,6 +6,8 @@ ticked together on the service's control thread.
 seconds; it returns the seconds until it is due again. The dispatcher pulls only the
 lanes it ``serves``, feeds every received message to ``observe`` and every settled
 attempt to ``finished``, and scales its share of global limits to ``share()``.
+Rhythm and thresholds come from ``settings`` (by default the environment:
+``TenancySettings.from_env``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ import time
 from collections.abc import Callable
 
 from ..envelope import Envelope
+from ..policy.backpressure import BackPressure
+from ..policy.heavy import SampleAndHold
+from ..policy.pool import PoolPolicy
 from ..ports import Clock, ControlStore, Lanes
 from ..topology import Topology
 from .leaser import LaneLeaser
+from .settings import TenancySettings
 from .supervisor import TenantSupervisor
+
+#: Tasks per second the heavy-tenant detector expects (sets its sampling rate and the
+#: least traffic a share is taken of: 200 tasks per default 5-s window).
+EXPECTED_RATE = 40.0
 
 
 def member_id() -> str:
@@ -41,14 +51,38 @@ class DispatcherTenancy:
         on_release: Callable[[str], None] | None = None,
         leaser: LaneLeaser | None = None,
         supervisor: TenantSupervisor | None = None,
+        settings: TenancySettings | None = None,
     ) -> None:
         self.member = member or member_id()
         self.clock = clock
+        s = self.settings = settings or TenancySettings.from_env()
         self.leaser = leaser or LaneLeaser(
-            control, self.member, topology.lanes, clock, on_release=on_release
+            control,
+            self.member,
+            topology.lanes,
+            clock,
+            lease=s.lease,
+            heartbeat=s.heartbeat,
+            margin=s.margin,
+            on_release=on_release,
         )
+        rng = rng or random.Random()
         self.supervisor = supervisor or TenantSupervisor(
-            topology, lanes, control, clock, self.member, rng=rng
+            topology,
+            lanes,
+            control,
+            clock,
+            self.member,
+            rng=rng,
+            detector=SampleAndHold(
+                threshold=0.2,
+                expected_units=EXPECTED_RATE * s.heavy_window,
+                rng=rng,
+                window=s.heavy_window,
+            ),
+            pool=PoolPolicy(topology.pool_lanes, hot_for=s.hot_for, cool_for=s.cool_for),
+            pressure=BackPressure(max_age=s.max_age),
+            interval=s.supervise,
         )
         self._next_lease = float("-inf")
         self._next_watch = float("-inf")

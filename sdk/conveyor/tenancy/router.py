@@ -18,6 +18,7 @@ class LaneRouter:
         self.topology = topology
         self.cache = cache
         self.clock = clock
+        self.sharder = topology.sharder  # built once: a choice is then one SHA-256
 
     def lane(self, priority: str, tenant: str) -> str:
         if self.cache is None:
@@ -28,7 +29,7 @@ class LaneRouter:
         if self.topology.shards == 1:
             return self.topology.lane_for(priority, tenant)
         depths = self.cache.view().depths
-        shard = self.topology.sharder.choose(
+        shard = self.sharder.choose(
             tenant, lambda s: depths.get(self.topology.lane(priority, s), 0)
         )
         return self.topology.lane(priority, shard)

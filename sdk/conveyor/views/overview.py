@@ -83,6 +83,12 @@ class Overview:
     passes: int
     paused: list[tuple[str, str]]
     errors: list[str]
+    #: Lane layout: lanes per class, lanes per tenant, pool lanes, and the blast radius
+    #: (share of tenant pairs that share all their lanes: 1 / C(shards, spread)).
+    shards: int = 1
+    spread: int = 1
+    pool: int = 0
+    blast_radius: float = 1.0
 
 
 def _oldest_queued(records: Sequence[TaskRecord], lane: str, now_ms: int) -> int | None:
@@ -177,4 +183,8 @@ def build_overview(
         passes=snap.passes,
         paused=sorted(snap.paused),
         errors=list(snap.errors),
+        shards=topology.shards,
+        spread=topology.sharder.k,
+        pool=topology.pool,
+        blast_radius=topology.sharder.blast_radius,
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..model import TaskRecord
 from ..ports import Depth, now_ms
+from .costs import CostPanels
 
 
 def describe_error(exc: BaseException) -> str:
@@ -103,6 +104,8 @@ class DashboardSource:
         self._last: Snapshot | None = None
         #: Serializes DLQ reads and redrives: a listing holds entries invisible briefly.
         self.dlq_lock = threading.Lock()
+        #: Dollars per tenant and type (the cost ledger, read at most once a minute).
+        self.costs = CostPanels(client)
 
     def queues(self) -> list[str]:
         work = [self.topology.work_queue(t.name) for t in self.catalog if t.executor == "fargate"]

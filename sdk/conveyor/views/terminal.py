@@ -93,7 +93,12 @@ def render_status(
             duration(t.p50_queue_wait_ms),
             duration(t.p99_run_ms),
         )
-    parts: list[RenderableType] = [head, states, queues, types]
+    layout = Text(
+        f"lanes: {view.shards} per priority, {view.spread} per tenant, {view.pool} in the pool;"
+        f" blast radius {view.blast_radius:.2%} of tenant pairs share all their lanes",
+        "dim",
+    )
+    parts: list[RenderableType] = [head, states, layout, queues, types]
     if view.workers:
         workers = Table(
             "type",
@@ -175,6 +180,7 @@ def render_task(detail: TaskDetail, now_ms: int, tz: tzinfo | None = None) -> Re
             "waited",
             "ran",
             "outcome",
+            "executor",
             "error",
             title="Attempts",
             title_justify="left",
@@ -187,6 +193,7 @@ def render_task(detail: TaskDetail, now_ms: int, tz: tzinfo | None = None) -> Re
                 duration(a.waited_ms),
                 duration(a.run_ms),
                 a.outcome,
+                a.executor or DASH,
                 a.error or DASH,
             )
         parts.append(table)

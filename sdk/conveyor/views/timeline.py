@@ -149,6 +149,8 @@ def build_timeline(record: TaskRecord, now_ms: int) -> Timeline:
     """Attempts, chart segments and events of ``record`` as of ``now_ms``."""
     history = history_of(record)
     exact = bool(history)
+    if exact and record.state is TaskState.RUNNING and history[-1].number < record.starts:
+        history.append(Attempt(record.starts, record.started_at, None, "running"))
     attempts = history or [a for a in [_latest_attempt(record)] if a is not None]
     segments: list[Segment] = []
     waiting_since = record.created_at
@@ -182,6 +184,12 @@ def build_timeline(record: TaskRecord, now_ms: int) -> Timeline:
                 )
             )
             waiting_since = end
+    if exact and record.state is TaskState.QUEUED and now_ms > waiting_since:
+        kind = (
+            "retry" if attempts[-1].outcome in ("retryable", "throttled", "released") else "queue"
+        )
+        since = waiting_since if kind == "retry" else max(waiting_since, record.queued_at or 0)
+        segments.append(Segment(kind, since, now_ms, f"{kind} wait (so far)"))
     if not attempts and record.state in (TaskState.QUEUED, TaskState.SCHEDULED):
         since = record.queued_at or record.created_at
         if now_ms > since and record.state is TaskState.QUEUED:

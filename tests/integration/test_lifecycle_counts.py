@@ -1,0 +1,87 @@
+"""Deterministic request counts for a task's whole life, per cost mode: submit_many, the
+dispatcher's receive/ingest/dispatch/collect/flush, the real Lambda entry behind an
+Invoke, EventBridge. Every process's requests are counted; the counts are exact."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.catalog import catalog as bench_catalog
+from bench.invoke import InProcessLambda
+from conveyor import SubmitRequest
+from conveyor.aws import AwsClients
+from conveyor.aws.accounting import RequestCounter
+from conveyor.cost import per_million
+from conveyor.local.provision import provision
+from conveyor.runtime.bootstrap import aws_runtime
+from conveyor.runtime.executors import LambdaExecutor
+from conveyor.runtime.lambda_entry import make_handler
+
+N = 20
+PAYLOAD = {"email": "a@example.com"}
+
+
+def run_lifecycle(aws, topology, task_type: str) -> tuple[dict, dict]:
+    provision(aws, topology, bench_catalog)
+    counter = RequestCounter({topology.table: [("type", "id")]})
+
+    def process():
+        return aws_runtime(bench_catalog, topology, AwsClients(region="us-east-1", counter=counter))
+
+    sdk, service, entry = process(), process(), process()
+    lane = topology.lanes_of("high")[0]
+    sdk.lanes.url(lane)
+    service.lanes.url(lane)
+    lam = InProcessLambda(make_handler(entry.runner(), entry), counter)
+    dispatcher = service.dispatcher(
+        LambdaExecutor(lam, topology.prefix), runner=service.runner(), pause_refresh=3600
+    )
+    counter.reset()
+    sdk.client().submit_many([SubmitRequest(task_type, PAYLOAD) for _ in range(N)])
+    while messages := service.lanes.receive(lane, max_messages=10):
+        dispatcher.ingest(lane, messages)
+        dispatcher.dispatch()
+        for item in dispatcher.running:
+            item.future.result(timeout=30)
+        dispatcher.collect()
+        dispatcher.flush()
+    assert dispatcher.stats.kinds["ok"] == N
+    return counter.snapshot()
+
+
+BASE = {
+    ("dynamodb", "PutItem"): N,  # submit: one conditional put each
+    ("sqs", "SendMessageBatch"): 2,  # submit_many: batches of 10
+    ("sqs", "ReceiveMessage"): 3,  # two full batches, then the empty one that ends it
+    ("dynamodb", "GetItem"): 1,  # the dispatcher's pause set (refreshed every 2 s)
+    ("lambda", "Invoke"): N,
+    ("dynamodb", "UpdateItem"): 2 * N,  # RUNNING, then SUCCEEDED
+    ("sqs", "DeleteMessageBatch"): 2,  # acks in batches of 10
+}
+
+
+@pytest.mark.parametrize(
+    ("task_type", "extra_requests", "extra_units"),
+    [
+        ("welcome_quiet", {}, {}),
+        ("welcome_events", {("events", "PutEvents"): N}, {"events": N}),
+        ("welcome_unindexed", {}, {"ddb_wru": 3 * N}),
+    ],
+    ids=["events-off", "events-on", "unindexed"],
+)
+def test_a_tasks_life_costs_exactly(aws, topology, task_type, extra_requests, extra_units):
+    requests, units = run_lifecycle(aws, topology, task_type)
+    assert requests == {**BASE, **extra_requests}
+    # 4 WRU per task (3 writes of an item < 1 KB + its by_type index entry; 3 unindexed),
+    # 1 RRU for the pause read (strongly consistent), 7 SQS requests in all, one Invoke
+    # per task, one event per task if on.
+    assert units == {
+        "ddb_wru": 4 * N,
+        "ddb_rru": 1.0,
+        "sqs_requests": 7,
+        "lambda_requests": N,
+        **extra_units,
+    }
+    events, wru = extra_units.get("events", 0), extra_units.get("ddb_wru", 4 * N)
+    expected = (wru * 0.625 + 1 * 0.125 + 7 * 0.40 + N * 0.20 + events * 1.00) / N
+    assert per_million(units, N) == pytest.approx(expected)
