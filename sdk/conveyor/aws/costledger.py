@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -73,7 +74,7 @@ def _table() -> defaultdict[Key, defaultdict[str, float]]:
     return defaultdict(lambda: defaultdict(float))
 
 
-class CostLedger:
+class CostLedger(ABC):
     """``add`` attributed units as they come, ``flush`` them, ``read`` a time range."""
 
     def __init__(self, process: str | None = None) -> None:
@@ -120,14 +121,14 @@ class CostLedger:
 
     # -- storage (the in-memory twin or the table) ------------------------------------------
 
-    def _register(self, hour: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _register(self, hour: str) -> None: ...
 
-    def _put(self, hour: str, text: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _put(self, hour: str, text: str) -> None: ...
 
-    def _texts(self, hour: str) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def _texts(self, hour: str) -> list[str]: ...
 
 
 class MemoryCostLedger(CostLedger):
