@@ -40,17 +40,31 @@ APP = textwrap.dedent(
     """
 )
 
+#: A module that takes a second to import: longer than its function's 0.5 s timeout.
+SLOW_INIT = textwrap.dedent(
+    """
+    import time
+
+    time.sleep(1.0)
+
+    def handler(event, context):
+        return "initialised"
+    """
+)
+
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
     code = tmp_path_factory.mktemp("asset")
     (code / "app.py").write_text(APP)
+    (code / "slowinit.py").write_text(SLOW_INIT)
     specs = [
         FunctionSpec("echo", "app.echo", code, {"GREETING": "hi"}),
         FunctionSpec("boom", "app.boom", code),
         FunctionSpec("slow", "app.slow", code, timeout=5, reserved_concurrency=1),
         FunctionSpec("timeout", "app.slow", code, timeout=0.5),
         FunctionSpec("dev-only", "app.dev_only", code),
+        FunctionSpec("slow-init", "slowinit.handler", code, timeout=0.5),
     ]
     with LambdaHost(specs, env={"AWS_DEFAULT_REGION": "us-east-1"}) as running:
         yield running
@@ -123,3 +137,20 @@ def test_over_the_reserved_concurrency_lambda_answers_429(lam, host):
 def test_an_unknown_function_is_not_found(lam):
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         _invoke(lam, "nope", {})
+
+
+def test_the_init_phase_is_not_charged_to_the_first_invocations_timeout(lam, host):
+    assert _invoke(lam, "slow-init", {}) == (None, "initialised")
+    assert host.cold_starts["slow-init"] == 1
+
+
+def test_an_init_phase_over_its_limit_fails_the_invocation(lam, host, monkeypatch):
+    import conveyor.local.lambda_host as lambda_host
+
+    monkeypatch.setattr(lambda_host, "INIT_TIMEOUT", 0.2)
+    with host._lock:  # no warm environment: the next call starts (and times out) a new one
+        for environment in host._idle["slow-init"]:
+            environment.kill()
+        host._idle["slow-init"].clear()
+    error, payload = _invoke(lam, "slow-init", {})
+    assert (error, payload["errorType"]) == ("Unhandled", "Runtime.InitTimeout")

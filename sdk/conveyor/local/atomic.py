@@ -5,7 +5,9 @@ racing ``UpdateItem ... ConditionExpression`` calls can both pass the check befo
 writes (seen: a duplicate delivery of one task started twice). DynamoDB guarantees that
 at most one wins, and Conveyor's succeed-once relies on it. The dev cloud's moto server
 (and the in-process moto of the tests) therefore handles DynamoDB requests one at a
-time. This changes moto, never Conveyor's own code paths.
+time, reads included: moto's Query, Scan and BatchGetItem iterate the table's dicts and
+raise "dictionary changed size during iteration" when a write lands mid-read. This
+changes moto, never Conveyor's own code paths.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ _METHODS = (
     "update_item",
     "delete_item",
     "get_item",
+    "batch_get_item",
+    "query",
+    "scan",
     "transact_write_items",
     "batch_write_item",
 )

@@ -58,6 +58,9 @@ INVOKE_PREFIX = "/2015-03-31/functions/"
 NOT_FOUND = "ResourceNotFoundException"
 THROTTLED = "TooManyRequestsException"
 BAD_CONTENT = "InvalidRequestContentException"
+#: Seconds an environment may take to import its handler (Lambda's init phase limit is
+#: 10 s); like Lambda, the init phase is not charged to the first invocation's timeout.
+INIT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,22 @@ class _Environment:
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
+
+    def await_init(self, limit: float) -> dict[str, Any] | None:
+        """Wait for the runtime's ``{"ready": ...}`` line, written once the handler module
+        is imported (or failed to import: that error is reported by each invocation).
+        Returns an error document when the init phase ran over ``limit`` seconds or the
+        runtime exited, None when the environment is ready."""
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], limit)
+        if not ready:
+            self.kill()
+            message = f"Init phase timed out after {limit:.2f} seconds"
+            return _failure("Runtime.InitTimeout", message)
+        if not self.proc.stdout.readline():
+            self.kill()
+            return _failure("Runtime.ExitError", "the runtime exited during init")
+        return None
 
     def invoke(self, event: Any, timeout: float) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -224,9 +243,11 @@ class LambdaHost:
             self.invocations[name] += 1
             environment = self._idle[name].pop() if self._idle[name] else None
         try:
+            failed = None
             if environment is None:
                 environment = self._spawn(spec)
-            reply = environment.invoke(event, spec.timeout)
+                failed = environment.await_init(INIT_TIMEOUT)
+            reply = failed or environment.invoke(event, spec.timeout)
         finally:
             with self._lock:
                 self._busy[name] -= 1
@@ -333,4 +354,4 @@ def _reply(
         request.close_connection = True
 
 
-__all__ = ["LAYER_MODULES", "FunctionSpec", "LambdaHost", "build_layer"]
+__all__ = ["INIT_TIMEOUT", "LAYER_MODULES", "FunctionSpec", "LambdaHost", "build_layer"]

@@ -3,9 +3,10 @@
 The host starts ``python -S -c <this file's source>`` with the function's asset directory
 as working directory and ``PYTHONPATH`` = asset + layer (boto3 and the Powertools layer
 only: no site-packages), so an import that would fail in Lambda fails here too. It
-imports the handler once (the cold start), then serves invocations one at a time over
-its stdin/stdout: one JSON line in (``{"event", "request_id", "timeout_ms"}``), one JSON
-line out (``{"result"}`` or ``{"error": {errorType, errorMessage, stackTrace}}``).
+imports the handler once (the cold start) and writes one ``{"ready": ...}`` line, then
+serves invocations one at a time over its stdin/stdout: one JSON line in
+(``{"event", "request_id", "timeout_ms"}``), one JSON line out (``{"result"}`` or
+``{"error": {errorType, errorMessage, stackTrace}}``).
 Anything the handler prints goes to stderr. Standard library only.
 """
 
@@ -61,6 +62,7 @@ def main() -> None:
         handler, init_error = _load(os.environ["_HANDLER"]), None
     except BaseException as exc:  # reported on every invocation, as Lambda does
         handler, init_error = None, _error("Runtime.ImportModuleError", exc)
+    protocol.write(json.dumps({"ready": init_error is None}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
         if init_error is not None:
