@@ -122,6 +122,26 @@ def test_live_lease_holds_a_duplicate_and_an_expired_one_is_retaken(setup):
     assert LEDGER["a"] == 1
 
 
+def test_a_duplicate_comes_back_after_twice_the_running_time_not_at_the_lease_end(setup):
+    client, runner, _, clock = setup
+    client.submit("job", {}, task_id="a")
+    body = deliver(client, "a").body
+    started = int(clock.now() * 1000)
+    client.store.transition(
+        "a",
+        TaskState.RUNNING,
+        {"lease_until": started + 600_000, "started_at": started},
+        0,
+        increments={"attempts": 1},
+    )
+    assert runner.run_body(body).delay == 5.0  # just started: RETRY_SOON
+    clock.advance(40)
+    assert runner.run_body(body).delay == 80.0  # ran 40 s: back in 80 s
+    clock.advance(500)
+    assert runner.run_body(body).delay == 61.0  # capped by the lease end (+1 s)
+    assert LEDGER["a"] == 0
+
+
 def test_retryable_error_backs_off_then_succeeds(setup):
     client, runner, _, _ = setup
     client.submit("job", {"mode": "flaky", "ok_at": 3}, task_id="f")

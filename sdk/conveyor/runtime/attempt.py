@@ -5,7 +5,13 @@ the previous lease expired) that adds 1 to ``attempts`` and to ``starts`` (the n
 attempt's fencing token) and records a random ``owner``. If the reply is lost, the retried
 write is refused and carries the record: our ``owner`` on it means the start was ours.
 
-A delivery that cannot start (``not_started``) is acked when the task is finished, except
+A delivery that cannot start (``not_started``) while another attempt runs under a live
+lease comes back after twice the time that attempt has run so far (at least
+``RETRY_SOON``), never later than the lease end: most tasks finish well inside their lease,
+so a duplicate is settled soon after the original, and a long task is checked a
+logarithmic number of times (one receive and one refused write each).
+
+A delivery that cannot start is acked when the task is finished, except
 a FAILED one, which is dead-lettered again: the process that failed it may have died
 before its dead letter was sent, and a second letter is harmless (a redrive re-queues a
 FAILED record once and only re-sends the message of a QUEUED one).
@@ -52,6 +58,9 @@ def not_started(task_id: str, current: object, now: int) -> Outcome:
         )
     if current.state is TaskState.RUNNING and current.lease_until is not None:
         wait = max(1.0, (current.lease_until - now) / 1000 + 1)
+        if current.started_at is not None:
+            ran = max(0.0, (now - current.started_at) / 1000)
+            wait = min(wait, max(RETRY_SOON, 2 * ran))
         return Outcome(
             HOLD,
             task_id,
