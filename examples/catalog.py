@@ -109,12 +109,19 @@ def call_webhook(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
     max_workers=4,
     priority="low",
     retry=Retry(max_attempts=2),
+    submits=True,
 )
 def reindex_catalog(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
     """Re-index a product catalog in chunks; long-running, so it runs on Fargate.
 
-    Heartbeats between chunks and stops early when the task is cancelled.
+    Heartbeats between chunks and stops early when the task is cancelled. Products whose
+    image changed (``images``: ``[{"key", "width", "height"}]``) get a new thumbnail: one
+    ``make_thumbnail`` task each, submitted with the image key as the child's key, so a
+    re-run of the re-index does not make them twice.
     """
+    for image in payload.get("images", []):
+        key = hashlib.sha256(image["key"].encode()).hexdigest()[:12]
+        ctx.submit("make_thumbnail", image, key=key)
     chunks = int(payload.get("chunks", 5))
     pause = float(payload.get("chunk_seconds", 0.05))
     done = 0

@@ -306,14 +306,25 @@ class ConveyorStack(Stack):
             environment=env,
             layers=[layer],
         )
-        grant_state(
-            submit.function,
-            permissions.SUBMIT_TABLE_ACTIONS,
-            permissions.SUBMIT_OBJECT_ACTIONS,
-            dead_letters=False,
-        )
-        for queue in lanes:
-            queue.grant_send_messages(submit.function)
+        # Who submits: the HTTP API, and the executors of types declared submits=True
+        # (their handlers call ctx.submit). A submit sends to a lane or, for a direct
+        # type, to its own queue; a delayed one creates a one-time schedule (executors
+        # may already: long retries), and the API also deletes schedules (cancel).
+        submitters: list[iam.IGrantable] = [submit.function]
+        for task_type in task_types:
+            if task_type.submits and task_type.name in self.functions:
+                submitters.append(self.functions[task_type.name])
+            elif task_type.submits and task_type.name in self.workers:
+                submitters.append(self.workers[task_type.name].task_role)
+        for submitter in submitters:
+            grant_state(
+                submitter,
+                permissions.SUBMIT_TABLE_ACTIONS,
+                permissions.SUBMIT_OBJECT_ACTIONS,
+                dead_letters=False,
+            )
+            for queue in [*lanes, *direct]:
+                queue.grant_send_messages(submitter)
         group.grant_manage(submit.function, self.region, self.account)
         self.scheduler_group = group
         self.submit_api = SubmitApi(

@@ -141,6 +141,10 @@ class TaskType:
     indexed: bool = True
     max_workers: int = 10
     direct: bool = False
+    #: Whether the handler submits follow-up tasks (``ctx.submit``): the deployment grants
+    #: this type's executor the submit permissions (put a record, send to the lanes, put
+    #: an offloaded payload, create a one-time schedule) only when it is declared.
+    submits: bool = False
     module: str = ""
 
     @property
@@ -286,6 +290,9 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
     direct = bool(opts.get("direct", False))
     if direct and executor != "lambda":
         raise _fail(name, "direct", "direct SQS event-source mode is for executor='lambda'")
+    submits = opts.get("submits", False)
+    if not isinstance(submits, bool):
+        raise _fail(name, "submits", f"must be True or False, got {submits!r}")
     module = getattr(handler, "__module__", "") or ""
     return TaskType(
         name=name,
@@ -309,6 +316,7 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
         indexed=bool(opts.get("indexed", True)),
         max_workers=max_workers,
         direct=direct,
+        submits=submits,
         module=module,
     )
 

@@ -138,6 +138,11 @@ class Fatal(TaskSignal):
     """The task can never succeed: it goes to FAILED (and the DLQ) at once."""
 
 
+class SubmitNotDeclared(Fatal):
+    """A handler called ``ctx.submit`` but its task type was not declared ``submits=True``
+    (its executor has no permission to submit): fatal, since a retry cannot grant it."""
+
+
 class RetryLater(TaskSignal):
     """Try again later; spends one attempt. ``delay`` (seconds) overrides the backoff."""
 

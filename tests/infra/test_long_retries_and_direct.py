@@ -157,3 +157,42 @@ def test_direct_executors_can_schedule_a_long_retry(direct_synth):
     assert set(roles) == {"conveyor-direct-index-document", "conveyor-direct-notify"}
     for role_id in roles.values():
         assert_can_create_one_time_schedules_only(direct_synth, role_id)
+
+
+def table_actions(synth, role_id: str) -> set[str]:
+    return {
+        action
+        for statement in statements_of(synth, role_id)
+        for action in actions_of(statement)
+        if action.startswith("dynamodb:")
+    }
+
+
+def test_a_type_declared_submits_may_submit_and_the_others_may_not(synth):
+    """``reindex_catalog`` (Fargate) submits thumbnails: its role gets the submit actions
+    and may send to every lane; executors of other types keep their two table actions."""
+    from infra import permissions
+
+    (reindex,) = worker_role_ids(synth).values()
+    assert set(permissions.SUBMIT_TABLE_ACTIONS) <= table_actions(synth, reindex)
+    sends = statements_with(statements_of(synth, reindex), "sqs:SendMessage")
+    names = {queue_name(synth, r) for s in sends for r in resources_of(s)}
+    assert set(synth.stack.topology.lanes) <= names
+    assert_can_create_one_time_schedules_only(synth, reindex)
+    for name, role_id in executor_role_ids(synth).items():
+        assert table_actions(synth, role_id) == set(permissions.EXECUTOR_TABLE_ACTIONS), name
+        sends = statements_with(statements_of(synth, role_id), "sqs:SendMessage")
+        targets = {queue_name(synth, r) for s in sends for r in resources_of(s)}
+        assert not targets & set(synth.stack.topology.lanes), name
+
+
+def test_the_http_api_may_send_to_a_direct_types_queue(direct_synth):
+    (api,) = [
+        logical_of(f["Properties"]["Role"])
+        for f in direct_synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "functions.submit.app.handler"
+    ]
+    sends = statements_with(statements_of(direct_synth, api), "sqs:SendMessage")
+    names = {queue_name(direct_synth, r) for s in sends for r in resources_of(s)}
+    topology = direct_synth.stack.topology
+    assert {topology.work_queue("index_document"), *topology.lanes} <= names

@@ -54,6 +54,7 @@ class Runtime:
             clock=self.clock,
             rng=kwargs.pop("rng", self.rng),
             scheduler=kwargs.pop("scheduler", self.scheduler),
+            children=kwargs.pop("children", self.client),
             **kwargs,
         )
 

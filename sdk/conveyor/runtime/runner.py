@@ -67,7 +67,11 @@ class TaskRunner:
         write_budget: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         executor: str | None = None,
+        children: Callable[[], Any] | None = None,
     ) -> None:
+        #: Builds the SDK client that submits child tasks (``ctx.submit``), on first use.
+        self.children = children
+        self._child_client: Any = None
         #: Executor name written in each attempt's history (default: the type's executor).
         self.executor = executor
         #: Optional EventBridgeScheduler: retries waiting over 15 minutes go through it.
@@ -188,6 +192,15 @@ class TaskRunner:
 
     # -- the attempt ----------------------------------------------------------------------
 
+    def _submit_child(self, *args: Any, **kwargs: Any) -> Any:
+        """``ctx.submit`` of a ``submits=True`` type: the SDK client's submit, with the
+        client built once, on the first child (an attempt that submits nothing never
+        imports the client module)."""
+        if self._child_client is None:
+            assert self.children is not None
+            self._child_client = self.children()
+        return self._child_client.submit(*args, **kwargs)
+
     def _load_payload(self, record: TaskRecord, env: Envelope) -> Any:
         if env.payload_ref is None:
             return env.payload
@@ -219,6 +232,7 @@ class TaskRunner:
             logger=logger,
             poll=self.cancel_poll,
             on_heartbeat=on_heartbeat,
+            submitter=self._submit_child if task_type.submits and self.children else None,
         )
         logger.thread_safe_append_keys(
             task_id=record.task_id,
