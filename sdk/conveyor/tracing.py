@@ -25,6 +25,7 @@ trace root, so X-Ray finds every segment of a task by ``conveyor_trace``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -253,9 +254,51 @@ def record(
     return sid
 
 
-def admission(now_ms: int) -> tuple[TraceHeader, TraceHeader]:
+def task_root(task_id: str, created_ms: int) -> str:
+    """The task's own trace ID, derived from its ID and creation time (epoch ms), so every
+    sender of its message -- submit, a reconciler re-send, a repair of a re-submit, a
+    redrive -- puts it in the same trace without having to store it."""
+    digest = hashlib.sha256(task_id.encode()).hexdigest()
+    return f"1-{created_ms // 1000:08x}-{digest[:24]}"
+
+
+def admission_span(task_id: str) -> str:
+    """The task's admission span ID (derived: every message of the task hangs under it)."""
+    return hashlib.sha256(f"admission:{task_id}".encode()).hexdigest()[:16]
+
+
+def caller_of(env: Mapping[str, str] = os.environ) -> str | None:
+    """The submitter's sampled ambient trace, compactly (``<root>/<parent>``: 52 bytes) for
+    ``TaskRecord.trace_parent``; None when it runs under none (or an unsampled one)."""
+    caller = ambient(env)
+    if caller is None or not caller.sampled or not caller.parent:
+        return None
+    return f"{caller.root}/{caller.parent}"
+
+
+def _caller(trace_parent: str | None) -> TraceHeader | None:
+    root, _, parent = (trace_parent or "").partition("/")
+    header = parse_header(f"Root={root};Parent={parent}") if root and parent else None
+    return header if header is not None and len(parent) == 16 else None
+
+
+def task_trace(task_id: str, created_ms: int, trace_parent: str | None = None) -> TraceHeader:
+    """Where the task's admission span hangs: the caller's span (``trace_parent``) or the
+    root of the task's own derived trace."""
+    return _caller(trace_parent) or TraceHeader(task_root(task_id, created_ms))
+
+
+def message_header(task_id: str, created_ms: int, trace_parent: str | None = None) -> str:
+    """The header every lane message of the task carries: its trace, under its admission."""
+    under = task_trace(task_id, created_ms, trace_parent)
+    return under.child(admission_span(task_id)).to_header()
+
+
+def admission(
+    task_id: str, created_ms: int, trace_parent: str | None = None
+) -> tuple[TraceHeader, TraceHeader]:
     """``(under, message)`` for a new task: the admission span is recorded ``under`` the
-    caller's trace (or a new root) and its id is the Parent the lane message carries."""
-    caller = ambient()
-    under = caller or TraceHeader(new_root(now_ms))
-    return under, under.child(span_id())
+    caller's trace (or the task's own root) and its (derived) id is the Parent the lane
+    message carries."""
+    under = task_trace(task_id, created_ms, trace_parent)
+    return under, under.child(admission_span(task_id))
