@@ -10,10 +10,10 @@ adapters they share.
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,8 @@ class Conveyor(SubmitPart, ControlPart, SchedulesPart, DeadLettersPart):
         ``costs``: a client built from AWS settings counts its own requests (submit, get,
         list, cancel ...) per tenant and type into the deployment's cost ledger, as the
         platform's processes do (``conveyor cost``): written at most once a minute by a
-        background thread, on ``close()`` and at interpreter exit. ``costs=False`` or
+        background thread, on ``close()``, and at interpreter exit or when the client
+        is garbage-collected, whichever comes first. ``costs=False`` or
         ``CONVEYOR_COSTS=off`` turns it off; a client given its adapters never counts."""
         if catalog is None:
             catalog = os.environ.get("CONVEYOR_CATALOG") or catalog_module.default_catalog
@@ -122,7 +123,11 @@ class Conveyor(SubmitPart, ControlPart, SchedulesPart, DeadLettersPart):
         self._stop_meter = threading.Event()
         if self.cost_meter is not None:
             self.cost_meter.start(self._stop_meter)
-            atexit.register(self.cost_meter.flush)
+            # at exit, or when the client is garbage: write what is left, end the thread
+            self._last_flush = weakref.finalize(
+                self, _stop_metering, self._stop_meter, self.cost_meter
+            )
+            _LIVE.add(self)
         self.unsettled = Unsettled()
         self.edge = None
         if control is not None:
@@ -138,9 +143,12 @@ class Conveyor(SubmitPart, ControlPart, SchedulesPart, DeadLettersPart):
         and exit hook. The client stays usable and keeps counting: what it does after
         ``close`` is written by the next ``close`` (not at exit). The final write's own
         request (~1 WRU) is the one request never written."""
-        self._stop_meter.set()  # the meter's thread ends
-        if self.cost_meter is not None:
-            atexit.unregister(self.cost_meter.flush)
+        if self.cost_meter is None:
+            return
+        if self._last_flush.alive:
+            self._last_flush()  # stops the thread and flushes; no flush at exit any more
+            _LIVE.discard(self)
+        else:
             self.cost_meter.flush()
 
     def __enter__(self) -> Conveyor:
@@ -164,6 +172,24 @@ class Conveyor(SubmitPart, ControlPart, SchedulesPart, DeadLettersPart):
             payloads=MemoryPayloadStore(),
             clock=clock,
         )
+
+
+#: Clients that meter their requests and were not closed yet.
+_LIVE: weakref.WeakSet[Conveyor] = weakref.WeakSet()
+
+
+def _stop_metering(stop: threading.Event, meter: CostMeter) -> None:
+    stop.set()
+    meter.flush()
+
+
+def close_all() -> int:
+    """Close every metering client not closed yet (what interpreter exit would do, e.g.
+    before a test's mocked AWS goes away); returns how many."""
+    clients = list(_LIVE)
+    for client in clients:
+        client.close()
+    return len(clients)
 
 
 def _default_client() -> Callable[..., Any]:
