@@ -101,3 +101,21 @@ def test_a_client_given_its_adapters_never_meters(aws, provisioned_ledger):
     assert client.cost_meter is None
     client.close()  # harmless
     assert PLATFORM[0] not in read_rows(aws, provisioned_ledger)
+
+
+def test_a_client_never_closed_writes_when_collected_or_by_close_all(aws, provisioned_ledger):
+    import gc
+
+    from conveyor.client import close_all
+
+    topology = provisioned_ledger
+    client = Conveyor(ledger.catalog, topology=topology, region="us-east-1")
+    client.submit("work", {"mode": "ok"}, tenant="acme")
+    del client
+    gc.collect()  # what interpreter exit does for a client still alive then
+    assert read_rows(aws, topology)["acme"].requests == 2  # its write and its send
+    kept = Conveyor(ledger.catalog, topology=topology, region="us-east-1")
+    kept.submit("work", {"mode": "ok"}, tenant="bolt")
+    assert "bolt" not in read_rows(aws, topology)
+    assert close_all() >= 1
+    assert read_rows(aws, topology)["bolt"].requests == 2
