@@ -21,7 +21,9 @@ Subsegment IDs derive from (task, start count, name): a repeated emission (a ret
 outcome write) replaces instead of duplicating. Emitting never raises and costs nothing
 without an emitter: the daemon's address (``AWS_XRAY_DAEMON_ADDRESS``, set by Lambda and
 by an ECS task with the daemon sidecar) turns it on, ``POWERTOOLS_TRACE_DISABLED=true``
-off. Each document is well under X-Ray's 64 KB segment limit (~300 bytes).
+off. Each document is well under X-Ray's 64 KB segment limit (~300 bytes). X-Ray keeps
+traces 30 days and dates a trace by its ID: a task that first runs a month or more after
+its creation (a far schedule) may find its trace gone or refused.
 """
 
 from __future__ import annotations
@@ -121,7 +123,6 @@ def attempt_documents(
         "trace_id": under.root,
         "start_time": _seconds(record.created_at),
         "end_time": _seconds(max(end, record.created_at)),
-        "origin": "Conveyor::Task",
         "annotations": {**annotations, "conveyor_type": record.task_type},
     }
     if under.parent:
