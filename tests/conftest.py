@@ -44,6 +44,9 @@ def moto_session() -> Iterator[None]:
     make_dynamodb_atomic()  # DynamoDB's conditional writes are atomic; moto's are not
     with mock_aws():
         yield
+        from conveyor.client import close_all
+
+        close_all()  # SDK clients write their cost meters while moto is still there
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from . import tracing
 from .ids import TASK_ID_RE
 from .model import TaskRecord
 
@@ -38,7 +39,11 @@ class Envelope:
     def for_record(
         cls, record: TaskRecord, payload: Any, enqueued_at: int, trace: str | None = None
     ) -> Envelope:
-        """The lane message of a stored task (payload inline unless offloaded)."""
+        """The lane message of a stored task (payload inline unless offloaded). ``trace``
+        defaults to the task's own header (``tracing.message_header``: derived from the
+        record), so a re-send, a repair or a trigger's task is in the task's one trace."""
+        if trace is None:
+            trace = tracing.message_header(record.task_id, record.created_at, record.trace_parent)
         return cls(
             task_id=record.task_id,
             task_type=record.task_type,

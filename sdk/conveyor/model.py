@@ -122,6 +122,9 @@ class TaskRecord:
     history: tuple[dict[str, Any], ...] = ()
     #: When the store may forget a finished record (epoch ms; DynamoDB TTL). None = never.
     purge_at: int | None = None
+    #: The submitter's own trace, when it ran inside one: ``<root>/<parent span>`` (52
+    #: bytes; ``conveyor.tracing``). None: the task's trace is derived from its ID.
+    trace_parent: str | None = None
     version: int = 0
 
     @property

@@ -1,12 +1,18 @@
 """One trace per task: the X-Ray trace header, spans, and where spans are recorded.
 
 The header (X-Ray format ``Root=1-<8 hex epoch s>-<24 hex>;Parent=<16 hex>;Sampled=1``)
-is made at submit -- under the caller's own trace when there is one (a Lambda's
-``_X_AMZN_TRACE_ID``: the HTTP submit function, an EventBridge trigger) -- and travels in
-the lane message's envelope (``tr``; a few dozen bytes in a body billed per 64 KiB, so it
-costs nothing), through the dispatcher (whose executors re-parent it to their ``invoke``
-span and hand it on: in the Lambda event as ``trace``, in-process as the envelope) to the
-runner. Retries, throttles and redrives re-use the message, so they stay in the same trace.
+is *derived* from the task: its root from the task ID and creation time (``task_root``),
+its Parent the task's admission span (``admission_span``: also derived), so whoever sends
+the task's message -- the SDK's submit, a trigger's intake, the reconciler's re-send, a
+re-submit's repair, a redrive -- puts it in the same trace without storing anything
+(``Envelope.for_record`` does it by default). A submitter that runs inside a trace of its
+own (a Lambda's ``_X_AMZN_TRACE_ID``: the HTTP submit function, an EventBridge trigger)
+has it kept in the record, compactly (``TaskRecord.trace_parent``, ``<root>/<parent>``, 52
+bytes): the task's spans then hang under the caller's span, in the caller's trace. The
+header travels in the lane message's envelope (``tr``; ~100 bytes in a body billed per 64
+KiB, so it costs nothing), through the dispatcher (whose executors re-parent it to their
+``invoke`` span and hand it on: in the Lambda event as ``trace``, in-process as the
+envelope) to the runner.
 
 Spans of one task, each a child of the one before:
 
@@ -18,13 +24,16 @@ Spans of one task, each a child of the one before:
 
 Where spans go: a ``SpanRecorder``. The dev cloud records them locally (``FileSpans``, a
 JSON-lines file named by ``CONVEYOR_SPANS``, shared by its processes) so the dashboard's
-task page can show them; tests use ``MemorySpans``; elsewhere nothing is recorded here and
-in AWS the Lambda entry annotates its X-Ray segment (Powertools Tracer) with the task's
-trace root, so X-Ray finds every segment of a task by ``conveyor_trace``.
+task page can show them; tests use ``MemorySpans``; elsewhere nothing is recorded here.
+In AWS the runner sends the task's segment and each attempt's ``queue`` / ``retry wait`` /
+``run`` subsegments to X-Ray with the record's times (``runtime.xray``), and the Lambda
+entry annotates its own segment (Powertools Tracer) with the task's trace root, so X-Ray
+finds every segment of a task by ``conveyor_trace``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -96,10 +105,6 @@ def parse_header(text: str | None) -> TraceHeader | None:
 
 def span_id() -> str:
     return secrets.token_hex(8)
-
-
-def new_root(now_ms: int) -> str:
-    return f"1-{now_ms // 1000:08x}-{secrets.token_hex(12)}"
 
 
 def ambient(env: Mapping[str, str] = os.environ) -> TraceHeader | None:
@@ -253,9 +258,51 @@ def record(
     return sid
 
 
-def admission(now_ms: int) -> tuple[TraceHeader, TraceHeader]:
+def task_root(task_id: str, created_ms: int) -> str:
+    """The task's own trace ID, derived from its ID and creation time (epoch ms), so every
+    sender of its message -- submit, a reconciler re-send, a repair of a re-submit, a
+    redrive -- puts it in the same trace without having to store it."""
+    digest = hashlib.sha256(task_id.encode()).hexdigest()
+    return f"1-{created_ms // 1000:08x}-{digest[:24]}"
+
+
+def admission_span(task_id: str) -> str:
+    """The task's admission span ID (derived: every message of the task hangs under it)."""
+    return hashlib.sha256(f"admission:{task_id}".encode()).hexdigest()[:16]
+
+
+def caller_of(env: Mapping[str, str] = os.environ) -> str | None:
+    """The submitter's sampled ambient trace, compactly (``<root>/<parent>``: 52 bytes) for
+    ``TaskRecord.trace_parent``; None when it runs under none (or an unsampled one)."""
+    caller = ambient(env)
+    if caller is None or not caller.sampled or not caller.parent:
+        return None
+    return f"{caller.root}/{caller.parent}"
+
+
+def _caller(trace_parent: str | None) -> TraceHeader | None:
+    root, _, parent = (trace_parent or "").partition("/")
+    header = parse_header(f"Root={root};Parent={parent}") if root and parent else None
+    return header if header is not None and len(parent) == 16 else None
+
+
+def task_trace(task_id: str, created_ms: int, trace_parent: str | None = None) -> TraceHeader:
+    """Where the task's admission span hangs: the caller's span (``trace_parent``) or the
+    root of the task's own derived trace."""
+    return _caller(trace_parent) or TraceHeader(task_root(task_id, created_ms))
+
+
+def message_header(task_id: str, created_ms: int, trace_parent: str | None = None) -> str:
+    """The header every lane message of the task carries: its trace, under its admission."""
+    under = task_trace(task_id, created_ms, trace_parent)
+    return under.child(admission_span(task_id)).to_header()
+
+
+def admission(
+    task_id: str, created_ms: int, trace_parent: str | None = None
+) -> tuple[TraceHeader, TraceHeader]:
     """``(under, message)`` for a new task: the admission span is recorded ``under`` the
-    caller's trace (or a new root) and its id is the Parent the lane message carries."""
-    caller = ambient()
-    under = caller or TraceHeader(new_root(now_ms))
-    return under, under.child(span_id())
+    caller's trace (or the task's own root) and its (derived) id is the Parent the lane
+    message carries."""
+    under = task_trace(task_id, created_ms, trace_parent)
+    return under, under.child(admission_span(task_id))

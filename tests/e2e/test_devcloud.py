@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -73,12 +74,13 @@ def test_conveyor_dev_provisions_the_catalog_and_stops_cleanly():
     assert "dev cloud stopped" in out
 
 
-def test_demo_runs_and_prints_the_state_summary():
+def test_demo_runs_and_prints_the_state_summary(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "sdk"), str(ROOT)])  # this tree's SDK
     env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    report = tmp_path / "cost.json"
     done = subprocess.run(
-        [sys.executable, "-m", "conveyor.cli", "demo", "--tasks", "300"],
+        [sys.executable, "-m", "conveyor.cli", "demo", "--tasks", "300", "--report", str(report)],
         capture_output=True,
         text=True,
         env=env,
@@ -90,6 +92,15 @@ def test_demo_runs_and_prints_the_state_summary():
     assert "325 tasks" in done.stdout  # 300 + a cancelled batch of 20 + 5 that expire
     assert "0 in an unexpected state, 0 missing" in done.stdout
     assert "DLQ: " in done.stdout
+    # conveyor cost --by tenant (every process's meter -> the ledger) against an
+    # independent count of every request of every process (files, no ledger)
+    numbers = json.loads(report.read_text())
+    assert "by an independent count of" in done.stdout
+    assert numbers["tenants"] == 14  # tenant-00..11, tenant-99 and the default tenant
+    assert numbers["processes"] >= 2  # the demo's own and at least one worker
+    assert numbers["requests"] > 1000
+    assert abs(numbers["ledger_requests"] - numbers["requests"]) <= 0.05 * numbers["requests"]
+    assert abs(numbers["ledger_usd"] - numbers["counted_usd"]) <= 0.05 * numbers["counted_usd"]
 
 
 def test_dev_cloud_conditional_writes_have_one_winner():

@@ -154,3 +154,36 @@ def test_an_init_phase_over_its_limit_fails_the_invocation(lam, host, monkeypatc
         host._idle["slow-init"].clear()
     error, payload = _invoke(lam, "slow-init", {})
     assert (error, payload["errorType"]) == ("Unhandled", "Runtime.InitTimeout")
+
+
+EXIT_APP = textwrap.dedent(
+    """
+    import atexit
+    import os
+    import pathlib
+
+    def note_exit(event, context):
+        where = os.environ["CONVEYOR_REQUEST_LOG"]
+        atexit.register(lambda: pathlib.Path(where, "exited").write_text(context.function_name))
+        return where
+    """
+)
+
+
+def test_environments_inherit_the_request_log_and_exit_cleanly_on_stop(tmp_path, monkeypatch):
+    """The independent request count reaches every environment, and stopping the host
+    ends them so their exit hooks run (a cost meter's last flush, the count's last write)."""
+    code = tmp_path / "asset"
+    code.mkdir()
+    (code / "app.py").write_text(EXIT_APP)
+    log_dir = tmp_path / "requests"
+    log_dir.mkdir()
+    monkeypatch.setenv("CONVEYOR_REQUEST_LOG", str(log_dir))
+    host = LambdaHost([FunctionSpec("note", "app.note_exit", code)]).start()
+    try:
+        status, reply = host.invoke("note", {})
+        assert (status, reply) == (200, {"result": str(log_dir)})
+        assert not (log_dir / "exited").exists()  # still warm
+    finally:
+        host.stop()
+    assert (log_dir / "exited").read_text() == "note"

@@ -177,3 +177,47 @@ def test_attribution_memory_is_bounded(aws, topology):
         aws.dynamodb.meta.events.unregister("after-call.*.*", unique_id=f"cnt-a-{id(counter)}")
     assert len(counter.sizes) <= 5 and len(counter._tasks.data) <= 5
     assert counter.take()[("t", "work")]["ddb_wru"] == 12
+
+
+def test_the_request_log_counts_every_process_independently(aws, topology, tmp_path, monkeypatch):
+    """``CONVEYOR_REQUEST_LOG``: each process's own count in a file, summed by ``read``,
+    and ``costcheck.compare`` sets it against the ledger (what ``conveyor demo --report``
+    prints)."""
+    from conveyor.aws import requestlog
+    from conveyor.local.costcheck import compare
+
+    monkeypatch.setenv("LEDGER_DIR", str(tmp_path))
+    log_dir = tmp_path / "requests"
+    monkeypatch.setenv(requestlog.REQUEST_LOG_ENV, str(log_dir))
+    provision(aws, topology, ledger.catalog)
+    gsi = {topology.table: [("type", "id")]}
+    mine, bench = AttributingCounter(gsi), RequestCounter(gsi)
+    clients = AwsClients(region="us-east-1", counter=mine)  # the log attaches itself
+    for client in (clients.sqs, clients.dynamodb, clients.events, clients.s3):
+        bench.attach(client)
+    runtime = aws_runtime(ledger.catalog, topology, clients)
+    meter = CostMeter(mine, DynamoCostLedger(clients.dynamodb, topology.table, process="p1"))
+    started = now_ms(SystemClock())
+    runtime.client().submit_many(
+        [SubmitRequest("work", payload, tenant=t) for t, (n, payload) in WORKLOAD.items()]
+    )
+    runtime.dispatcher(pause_refresh=0, reconcile_every=None).drain(idle_passes=3, timeout=60)
+    assert meter.flush() == 1
+    assert requestlog.flush()
+    requests, units = bench.snapshot()
+    tally = requestlog.read(log_dir)
+    assert (tally.processes, tally.requests) == (1, sum(requests.values()))
+    assert tally.units == pytest.approx(units)  # the bench's very count, table layout and all
+
+    check = compare(runtime.store, log_dir, started, now_ms(SystemClock()))
+    assert check.tenants == len(WORKLOAD) and check.processes == 1
+    assert abs(check.difference) <= 0.05
+    assert "(3 tenants + platform)" in check.line()
+    assert f"{check.requests:,} requests from 1 processes" in check.line()
+
+    other = requestlog.RequestLog(log_dir)  # a second process's file adds up
+    other.counter.add("sqs", "SendMessage", {"sqs_requests": 1.0})
+    assert other.write()
+    both = requestlog.read(log_dir)
+    assert (both.processes, both.requests) == (2, tally.requests + 1)
+    assert both.units["sqs_requests"] == tally.units["sqs_requests"] + 1

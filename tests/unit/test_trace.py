@@ -185,3 +185,25 @@ def test_a_span_file_is_trimmed_to_its_newest_half(tmp_path, monkeypatch):
         spans.record(tracing.Span(root, f"s{n}", None, "run", "t", n, n + 1))
     kept = [s.span for s in spans.of_task("t")]
     assert kept == [f"s{n}" for n in range(30, 50)]  # trimmed to 20 at 50 records
+
+
+def test_a_trigger_created_task_starts_its_own_derived_trace(spans):
+    import json as _json
+
+    from conveyor.ports import OutMessage
+
+    rt = runtime()
+    first = rt.client().submit("work", {"mode": "ok"}).task_id
+    lane = rt.store.get(first).lane
+    fire = {"v": 1, "fire": "nightly", "type": "work", "payload": {"mode": "ok"}}
+    fire["at"] = "2026-12-03T06:00:00Z"
+    rt.lanes.send(lane, [OutMessage(body=_json.dumps(fire), group="default", id="f1")])
+    rt.dispatcher(pause_refresh=0).drain(idle_passes=3, timeout=30)
+    (made,) = [r for r in rt.store.list(task_type="work").records if r.task_id != first]
+    assert made.state.value == "SUCCEEDED"
+    got = spans.of_task(made.task_id)
+    by = chain(got)
+    assert {"admission", "queue", "run"} <= set(by)
+    assert by["admission"].trace == tracing.task_root(made.task_id, made.created_at)
+    assert by["admission"].span == tracing.admission_span(made.task_id)
+    assert by["queue"].parent == by["admission"].span

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from . import requestlog
 from .devcloud_guard import guard
 
 _CONFIG = Config(
@@ -77,6 +78,9 @@ class AwsClients:
                 )
                 if self.counter is not None:
                     self.counter.attach(client)
+                log = requestlog.current()
+                if log is not None:  # the independent count (CONVEYOR_REQUEST_LOG)
+                    log.attach(client)
                 guard(client)
                 self._clients[service] = client
             return self._clients[service]

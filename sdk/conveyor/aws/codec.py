@@ -49,6 +49,7 @@ ATTR: dict[str, str] = {
     "schedule_name": "sched",
     "history": "hist",
     "purge_at": "ttl",
+    "trace_parent": "tp",
     "version": "ver",
 }
 FIELD = {v: k for k, v in ATTR.items()}

@@ -29,6 +29,8 @@ from ..ports import Page
 from .codec import ATTR, encode_value, from_item, to_item, typed
 
 GSI_BY_TYPE = "by_type"
+#: The key attributes of ``GSI_BY_TYPE``: a task item (it has both) is written to it too.
+GSI_KEYS = ("type", "id")
 #: Where an unindexed type's name is stored (any attribute but the index key ``type``).
 UNINDEXED_TYPE = "utype"
 

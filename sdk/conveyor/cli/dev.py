@@ -90,11 +90,22 @@ def dev(
         err_console.print("dev cloud stopped")
 
 
-def demo(tasks: Annotated[int, typer.Option(help="tasks to submit")] = 1000) -> None:
+def demo(
+    tasks: Annotated[int, typer.Option(help="tasks to submit")] = 1000,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            help="compare conveyor cost with an independent count of every request; "
+            "save the numbers as JSON here"
+        ),
+    ] = None,
+) -> None:
     """Run the example catalog end to end on a fresh dev cloud and print a summary."""
     from ..local.demo import run_demo
 
-    raise typer.Exit(run_demo(tasks=tasks, console=Console(width=max(console.width, 130))))
+    raise typer.Exit(
+        run_demo(tasks=tasks, console=Console(width=max(console.width, 130)), report=report)
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -161,7 +161,11 @@ class SubmitPart(ClientBase):
 
     def _place(self, admitted: Admitted) -> Admitted:
         """Back-pressure and lane choice of a multi-tenant deployment (``TenantEdge``):
-        raises ``Overloaded`` for a refused task; otherwise the record's lane may change."""
+        raises ``Overloaded`` for a refused task; otherwise the record's lane may change.
+        A submitter inside a trace of its own has it kept in the record (``trace_parent``)."""
+        caller = tracing.caller_of()
+        if caller is not None:
+            admitted = replace(admitted, record=admitted.record.replace(trace_parent=caller))
         if self.edge is None:
             return admitted
         record = self.edge.place(admitted.record)
@@ -264,7 +268,12 @@ class SubmitPart(ClientBase):
         task's message carries its trace header; its admission span is recorded once sent."""
         by_lane: dict[str, list[OutMessage]] = defaultdict(list)
         failed: list[str] = []
-        traces = {a.record.task_id: tracing.admission(a.record.created_at) for a in admitted}
+        traces = {
+            a.record.task_id: tracing.admission(
+                a.record.task_id, a.record.created_at, a.record.trace_parent
+            )
+            for a in admitted
+        }
         for item in admitted:
             trace = traces[item.record.task_id][1].to_header()
             if item.scheduled:

@@ -12,9 +12,12 @@ the state it should.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -22,9 +25,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..admission import SubmitRequest
+from ..aws import requestlog
 from ..catalog import load_catalog
 from ..model import TaskRecord, TaskState
 from ..topology import Topology
+from .costcheck import compare
 from .devcloud import DevCloud
 from .platform import LocalPlatform
 
@@ -135,18 +140,31 @@ def summary_table(records: list[TaskRecord], catalog: Any) -> Table:
 
 
 def run_demo(
-    *, tasks: int = 1000, console: Console | None = None, seed: int = 7, timeout: float = 600.0
+    *,
+    tasks: int = 1000,
+    console: Console | None = None,
+    seed: int = 7,
+    timeout: float = 600.0,
+    report: str | Path | None = None,
 ) -> int:
+    """``report``: also count every request of every process independently
+    (``aws.requestlog``, in the directory ``<report>.requests``), compare it with
+    ``conveyor cost --by tenant`` after the run, print one line and save the numbers as
+    JSON at ``report``."""
     console = console or Console()
     catalog = load_catalog(CATALOG)
     rng = random.Random(seed)
     started = time.monotonic()
+    started_ms = int(time.time() * 1000)
+    log_dir = _fresh_log_dir(report) if report is not None else None
     with DevCloud(catalog, Topology(prefix="demo"), catalog_module=CATALOG) as cloud:
         assert cloud.provisioned is not None
         console.print(
             f"[bold green]dev cloud[/] {cloud.endpoint}: "
             f"{len(cloud.provisioned.queues)} queues, table {cloud.topology.table}"
         )
+        if log_dir is not None:  # from here on (not provisioning): the platform's own run
+            os.environ[requestlog.REQUEST_LOG_ENV] = str(log_dir)
         platform = LocalPlatform(
             cloud, dispatcher_options={"hold_seconds": 3.0, "pause_refresh": 0.5}
         )
@@ -231,4 +249,19 @@ def run_demo(
         )
         for row in wrong[:10]:
             console.print(f"  unexpected: {row}")
+        if report is not None and log_dir is not None:
+            platform.meter.flush()  # the reads above, after the platform stopped
+            requestlog.flush()
+            check = compare(client.store, log_dir, started_ms, int(time.time() * 1000))
+            check.save(report)
+            console.print(check.line(), soft_wrap=True)
+            os.environ.pop(requestlog.REQUEST_LOG_ENV, None)
         return 0 if not wrong and not missing else 1
+
+
+def _fresh_log_dir(report: str | Path) -> Path:
+    directory = Path(f"{report}.requests")
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    return directory

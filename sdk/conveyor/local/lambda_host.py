@@ -132,6 +132,18 @@ class _Environment:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def close(self, timeout: float = 5.0) -> None:
+        """End the environment the way its runtime expects (no more invocations: its
+        interpreter exits and runs its exit hooks, e.g. a last cost-meter flush); killed
+        when it has not exited after ``timeout`` seconds."""
+        if self.proc.poll() is None and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -139,6 +151,14 @@ class _Environment:
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 stream.close()
+
+
+def _passed_on() -> dict[str, str]:
+    """The host's settings every environment inherits: the independent request count."""
+    from ..aws.requestlog import REQUEST_LOG_ENV
+
+    value = os.environ.get(REQUEST_LOG_ENV)
+    return {REQUEST_LOG_ENV: value} if value else {}
 
 
 def _failure(kind: str, message: str) -> dict[str, Any]:
@@ -214,7 +234,7 @@ class LambdaHost:
             for envs in self._idle.values():
                 envs.clear()
         for environment in idle:
-            environment.kill()
+            environment.close()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -268,6 +288,7 @@ class LambdaHost:
             "LANG": "C.UTF-8",
             **self.env,
             **spec.environment,
+            **_passed_on(),
             "PYTHONPATH": os.pathsep.join([str(spec.code_dir), str(self.layer_dir)]),
             "PYTHONDONTWRITEBYTECODE": "1",
             "_HANDLER": spec.handler,

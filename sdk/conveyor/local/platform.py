@@ -159,11 +159,15 @@ class LocalPlatform:
             self.stop_event.wait(1.0)
 
     def stop(self) -> None:
+        """Stop the dispatcher and schedules, then the workers (each flushes its own cost
+        meter as it exits), and flush this process's meter last, so every request made
+        until now is in the ledger (``flush`` again after later requests, e.g. reads)."""
         self.stop_event.set()
         for thread in self.threads:
             thread.join(timeout=30)
         for pool in self.pools.values():
             pool.stop()
+        self.meter.flush()
 
     def __enter__(self) -> LocalPlatform:
         return self.start()

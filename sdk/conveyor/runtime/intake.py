@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
+from .. import tracing
 from ..admission import admit
 from ..catalog import Catalog, TaskType
 from ..envelope import Envelope, Malformed, parse
@@ -197,4 +198,10 @@ class Intake:
                 ),
             )
             return True, None
+        # the new task's trace starts here (derived from its ID: every later message of it
+        # is in the same trace); its admission span is the trigger's creation
+        under, header = tracing.admission(record.task_id, record.created_at, record.trace_parent)
+        tracing.record(
+            under, "admission", record.task_id, record.created_at, now_ms, span=header.parent
+        )
         return False, Envelope.for_record(record, admitted.payload, now_ms)

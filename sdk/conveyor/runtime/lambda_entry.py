@@ -22,6 +22,7 @@ module, no CLI.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import random
@@ -95,6 +96,8 @@ def build_runner(clients: Any = None) -> tuple[TaskRunner, Any]:
         from .costmeter import counting
 
         clients, meter = counting(topology)
+        if meter is not None and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            atexit.register(meter.flush)  # an environment ended cleanly writes what it owes
     runtime = aws_runtime(catalog, topology, clients)
     runtime.cost_meter = meter
     return runtime.runner(rng=random.Random()), runtime

@@ -1,7 +1,8 @@
 """The runner's and the executors' spans of a task's trace (``conveyor.tracing``).
 
 ``waited`` records the wait before an attempt (``queue`` or ``retry``, attributed as the
-clocks are), ``ran`` the attempt itself (``run``: start to durable outcome), ``invoking``
+clocks are), ``ran`` the attempt itself (``run``: start to durable outcome; in AWS also
+as X-Ray segments, ``xray``), ``invoking``
 re-parents a message's trace to an executor's ``invoke`` span. All never raise and cost
 nothing when the message carries no trace.
 """
@@ -10,27 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 
-from .. import clocks, tracing
+from .. import tracing
 from ..envelope import Envelope
 from ..model import TaskRecord
+from . import xray
 from .outcome import Outcome
 
 
 def waited(env: Envelope, record: TaskRecord) -> None:
     header = tracing.parse_header(env.trace)
-    if header is None or record.started_at is None:
+    wait = xray.wait_of(record)  # the backoff before a retry is part of its wait
+    if header is None or wait is None:
         return
-    history = tuple(record.history)
-    kind = "retry" if clocks.waits_for_retry(history, record) else "queue"
-    start = clocks.due_at(record)
-    if kind == "retry" and history and isinstance(history[-1].get("f"), int):
-        start = int(history[-1]["f"])  # the backoff is part of the wait
-    start = min(start, record.started_at)
+    kind, start, end = wait
     under = header.waits_under()  # the admission, not the invoke that ended the wait
-    tracing.record(under, kind, record.task_id, start, record.started_at, attempt=record.starts)
+    name = "retry" if kind == "retry wait" else kind
+    tracing.record(under, name, record.task_id, start, end, attempt=record.starts)
 
 
 def ran(env: Envelope, record: TaskRecord, outcome: Outcome, executor: str, now: int) -> None:
+    """Record the ``run`` span, and in AWS send the attempt's X-Ray segments (``xray``:
+    queue or retry wait and run, explicit times, under the task's derived trace)."""
+    xray.emit_attempt(record, outcome.kind, executor, now)
     header = tracing.parse_header(env.trace)
     if header is None or record.started_at is None:
         return
