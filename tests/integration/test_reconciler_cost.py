@@ -18,7 +18,9 @@ def test_reconciler_requests_at_idle_and_per_task(aws, topology, tmp_path, monke
     rt = aws_runtime(ledger.catalog, topology, aws, clock=clock)
     client = rt.client()
     ids = [r.task_id for r in client.submit_many([{"task_type": "work"}] * 150)]
-    rt.dispatcher().drain(idle_passes=3, timeout=60)
+    # Finished without running them (running 150 tasks through moto's SQS is the slow
+    # part, and the reconciler reads a CANCELLED record as it reads a SUCCEEDED one).
+    assert len(client.cancel_many(task_type="work")) == 150
     assert all(client.get(i).terminal for i in ids)
 
     counter = RequestCounter({topology.table: [("type", "id")]})
