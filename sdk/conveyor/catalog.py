@@ -37,6 +37,9 @@ FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
 TASK_NAME_RE = re.compile(r"\A[a-z][a-z0-9_]{0,47}\Z")
 RESOURCE_RE = re.compile(r"\A[a-z][a-z0-9_-]{0,47}\Z")
 FOREVER = "forever"
+#: Longest timeout of a lean type (seconds): nothing marks a lean task as running, so the
+#: reconciler waits this long plus its grace before it re-sends a QUEUED one.
+LEAN_MAX_TIMEOUT = 300.0
 #: Terminal states that can publish a lifecycle event, and the named sets ``events=`` takes.
 EVENT_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")
 EVENT_SETS: dict[object, frozenset[str]] = {
@@ -139,6 +142,16 @@ class TaskType:
     #: the type: no reconciler repair (re-submitting a stranded task's ID still repairs
     #: it), and listing it scans the table (0.5 RRU per 4 KB scanned).
     indexed: bool = True
+    #: Lean attempts (``conveyor.runtime.lean``): no RUNNING write, so a task costs one
+    #: consistent read (1 RRU) and one conditional outcome write instead of two writes
+    #: (-1 WRU +1 RRU, $0.50 less per million). Given up: at most one concurrent run (no
+    #: lease: two deliveries of one task may run the handler at the same time; the first
+    #: outcome is recorded, the other discarded), crash detection by lease expiry (a
+    #: crashed attempt is run again when its message's visibility ends, and is not
+    #: counted in ``attempts``), and the RUNNING state (the record stays QUEUED until the
+    #: outcome; ``started_at`` and the clocks are written with it). Lambda only, and the
+    #: timeout must fit ``LEAN_MAX_TIMEOUT``.
+    lean: bool = False
     max_workers: int = 10
     direct: bool = False
     module: str = ""
@@ -286,6 +299,24 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
     direct = bool(opts.get("direct", False))
     if direct and executor != "lambda":
         raise _fail(name, "direct", "direct SQS event-source mode is for executor='lambda'")
+    lean = opts.get("lean", False)
+    if not isinstance(lean, bool):
+        raise _fail(name, "lean", f"must be True or False, got {lean!r}")
+    if lean and executor != "lambda":
+        raise _fail(
+            name,
+            "lean",
+            "lean mode is for executor='lambda': a Fargate task's heartbeat and SIGTERM "
+            "hand-back need the RUNNING record and its lease",
+        )
+    if lean and timeout > LEAN_MAX_TIMEOUT:
+        raise _fail(
+            name,
+            "lean",
+            f"timeout {timeout:g}s is over lean mode's {LEAN_MAX_TIMEOUT:g}s: with no lease, "
+            "a longer run is found only by the reconciler's wait, and duplicate deliveries "
+            "overlap longer; drop lean=True or shorten the timeout",
+        )
     module = getattr(handler, "__module__", "") or ""
     return TaskType(
         name=name,
@@ -307,6 +338,7 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
         triggers=triggers,
         events=_event_states(name, opts.get("events", "failures")),
         indexed=bool(opts.get("indexed", True)),
+        lean=lean,
         max_workers=max_workers,
         direct=direct,
         module=module,
