@@ -16,6 +16,8 @@ from conveyor.aws.accounting import RequestCounter
 from conveyor.local.faults import REPLY_LOST, FaultInjector, Rule
 from conveyor.local.provision import provision
 from conveyor.memory import MemoryEvents
+from conveyor.policy.reconcile import lean_grace
+from conveyor.ports import FakeClock
 from conveyor.runtime.bootstrap import aws_runtime
 from conveyor.runtime.executors import LocalExecutor
 
@@ -189,3 +191,18 @@ def test_outcome_write_reply_lost_writes_once_and_settles_the_message(make_rt):
     assert [d["id"] for _, d in events.published] == [task_id]  # one event, not two
     depth = rt.lanes.depth(lane)
     assert depth.visible + depth.delayed + depth.in_flight == 0  # the message was deleted
+
+
+def test_a_resubmit_of_a_running_lean_task_does_not_send_a_second_message(aws, topology):
+    provision(aws, topology, catalog)
+    rt = aws_runtime(catalog, topology, aws, clock=FakeClock())
+    client = rt.client()
+    task_id = client.submit("slim", {"mode": "ok"}, task_id="same-id").task_id
+    lane = rt.store.get(task_id).lane
+    (_in_flight,) = rt.lanes.receive(lane, max_messages=10)  # being run: still QUEUED
+    rt.clock.advance(60)
+    assert client.submit("slim", {"mode": "ok"}, task_id="same-id").status == "duplicate"
+    assert rt.lanes.depth(lane).visible == 0  # an ordinary type's would be re-sent now
+    rt.clock.advance(lean_grace(10) - 60)  # no live message can hold it any more
+    client.submit("slim", {"mode": "ok"}, task_id="same-id")
+    assert rt.lanes.depth(lane).visible == 1

@@ -133,3 +133,12 @@ def test_a_lean_task_queued_while_it_may_be_running_is_not_resent():
     # A short lean timeout keeps the ordinary grace (the larger of the two).
     assert decide(queued, T0 + 599_000, settings=S, lean_timeout=10).action is Action.WAIT
     assert decide(queued, T0 + 600_000, settings=S, lean_timeout=10).action is Action.RESEND
+
+
+def test_a_resubmit_of_a_lean_task_resends_only_once_it_cannot_be_running():
+    queued = record(TaskState.QUEUED)
+    assert resubmit_repairs(queued, T0 + 10_000)  # ordinary: 10 s
+    assert not resubmit_repairs(queued, T0 + 10_000, lean_timeout=300)
+    assert not resubmit_repairs(queued, T0 + 719_000, lean_timeout=300)
+    assert resubmit_repairs(queued, T0 + 720_000, lean_timeout=300)
+    assert resubmit_repairs(queued, T0, after_error=True, lean_timeout=300)  # never sent

@@ -208,7 +208,13 @@ def is_lost(record: TaskRecord) -> bool:
     )
 
 
-def resubmit_repairs(record: TaskRecord, now_ms: int, *, after_error: bool = False) -> bool:
+def resubmit_repairs(
+    record: TaskRecord,
+    now_ms: int,
+    *,
+    after_error: bool = False,
+    lean_timeout: float | None = None,
+) -> bool:
     """Whether re-submitting this existing task (same ID, same payload) should send its
     message again: it is QUEUED or SCHEDULED, was never started and is older than
     ``RESUBMIT_GRACE`` (its producer may have died between the record and the send) -- at
@@ -216,11 +222,14 @@ def resubmit_repairs(record: TaskRecord, now_ms: int, *, after_error: bool = Fal
     own is on the way); RUNNING with a lease that ended ``RESUBMIT_LEASE_GRACE`` ago; or
     failed as lost (``is_lost``: the re-submit brings the payload back). Safe either way:
     starting is a conditional write, and a second message for a started task is a
-    duplicate."""
+    duplicate. A lean type's task (``lean_timeout``: its timeout) stays QUEUED while it runs,
+    so it is re-sent only ``lean_grace`` after it was queued: sooner, the message may be
+    running it, and a second one would run it again at the same time."""
     if record.state in (TaskState.QUEUED, TaskState.SCHEDULED):
         since = record.queued_at or record.created_at
         fresh = record.started_at is None and record.attempts == 0
-        return fresh and (after_error or now_ms - since >= RESUBMIT_GRACE * 1000)
+        grace = RESUBMIT_GRACE if lean_timeout is None else lean_grace(lean_timeout)
+        return fresh and (after_error or now_ms - since >= grace * 1000)
     if record.state is TaskState.RUNNING and record.lease_until is not None:
         return now_ms - record.lease_until >= RESUBMIT_LEASE_GRACE * 1000
     return is_lost(record)
