@@ -5,6 +5,7 @@ the point, the dispatcher with its outbox) against DynamoDB, SQS and S3 on moto.
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 
@@ -19,7 +20,7 @@ from conveyor.memory import MemoryEvents
 from conveyor.policy.reconcile import lean_grace
 from conveyor.ports import FakeClock
 from conveyor.runtime.bootstrap import aws_runtime
-from conveyor.runtime.executors import LocalExecutor
+from conveyor.runtime.executors import LambdaExecutor, LocalExecutor
 
 RUNS: Counter[str] = Counter()
 catalog = Catalog("lean-test")
@@ -82,9 +83,10 @@ def submit(rt, mode: str) -> tuple[str, str, str]:
     return task_id, lane, message.body
 
 
-def drain(rt, lane: str) -> Counter[str]:
+def drain(rt, lane: str, executor=None) -> Counter[str]:
     """Run the lane dry through the dispatcher (outbox: acks, retries, dead letters)."""
-    dispatcher = rt.dispatcher(LocalExecutor(rt.runner(), max_workers=2), pause_refresh=3600)
+    executor = executor or LocalExecutor(rt.runner(), max_workers=2)
+    dispatcher = rt.dispatcher(executor, runner=rt.runner(), pause_refresh=3600)
     for _ in range(50):
         messages = rt.lanes.receive(lane, max_messages=10, visibility=1)
         if not messages and not dispatcher.running:
@@ -206,3 +208,37 @@ def test_a_resubmit_of_a_running_lean_task_does_not_send_a_second_message(aws, t
     rt.clock.advance(lean_grace(10) - 60)  # no live message can hold it any more
     client.submit("slim", {"mode": "ok"}, task_id="same-id")
     assert rt.lanes.depth(lane).visible == 1
+
+
+class CrashingLambda:
+    """A Lambda client whose function always fails (as a crash or a timeout reports)."""
+
+    def __init__(self) -> None:
+        self.invokes = 0
+
+    def invoke(self, **_: object) -> dict:
+        self.invokes += 1
+        payload = b'{"errorMessage": "Task timed out after 10.00 seconds"}'
+        return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(payload)}
+
+
+def test_failed_invocations_spend_attempts_then_fail_the_task(make_rt):
+    """No lease tells that a lean run died: the dispatcher records each failed invocation
+    as a spent attempt, so a task that always crashes its function fails after
+    max_attempts (3) and is dead-lettered, instead of running as long as its message
+    lives."""
+    rt = make_rt()
+    task_id = rt.client().submit("slim", {"mode": "ok"}).task_id
+    lane = rt.store.get(task_id).lane
+    crashing = CrashingLambda()
+    executor = LambdaExecutor(crashing, rt.topology.prefix, max_workers=1)
+    kinds = drain(rt, lane, executor)
+    executor.shutdown()
+    assert crashing.invokes == 3
+    assert (kinds["retryable"], kinds["fatal"]) == (3, 0)
+    record = rt.store.get(task_id)
+    assert (record.state, record.attempts, record.starts) == (TaskState.FAILED, 3, 3)
+    assert record.error.type == "AttemptLost"
+    assert [e["o"] for e in record.history] == ["retryable"] * 3
+    letters = rt.lanes.receive(rt.topology.dlq, max_messages=10)
+    assert [json.loads(m.body)["task_id"] for m in letters] == [task_id]

@@ -17,6 +17,12 @@ outcome. A lean attempt skips the start write:
    (``settle.judge_lean``). Transient failures are retried and, past the budget, kept in
    process memory exactly as ordinary outcome writes are (``settle.OutcomeWriter``).
 
+**A failed invocation** (the function crashed or timed out, so no outcome was written) is
+recorded by the dispatcher that invoked it (``TaskRunner.lost_run``): one more read and
+one fenced write spend an attempt (``AttemptLost``), so a task that always crashes its
+function fails after ``max_attempts`` instead of running again for as long as its
+message lives.
+
 What lean gives up (see the README, *Cost*): at most one concurrent run (no lease: two
 deliveries of one task may run the handler at the same time), crash detection by lease
 (a delivery that dies mid-run is run again when its message's visibility ends, and that
@@ -41,6 +47,11 @@ from .outcome import DLQ, HOLD, Outcome
 from .settle import backoff_delays
 
 logger = Logger(service="conveyor")
+
+
+class AttemptLost(Exception):
+    """A lean run that ended without its outcome: its invocation failed (the function
+    crashed or timed out). Retryable: it spends an attempt like any retryable error."""
 
 
 def new_tag() -> str:

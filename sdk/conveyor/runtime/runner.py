@@ -169,6 +169,32 @@ class TaskRunner:
         spans.ran(env, record, outcome, self.executor or task_type.executor, self._now())
         return outcome
 
+    def lost_run(self, body: str, reason: str, *, budget: float = 5.0) -> Outcome | None:
+        """Record a lean attempt whose invocation failed (``runtime.lean``): an attempt
+        spent (``AttemptLost``), so a retry or, with none left, FAILED, in one fenced
+        write. None when the message is not a lean task's (an ordinary attempt's lease
+        covers it) or the task was not left QUEUED."""
+        try:
+            env = parse(body)
+            task_type = self.catalog.get(env.task_type)
+        except (Malformed, UnknownTaskType):
+            return None
+        if not task_type.lean:
+            return None
+        read = lean.read(
+            self.store, env, clock=self.clock, rng=self.rng, sleep=self.sleep, budget=budget
+        )
+        if isinstance(read, Outcome):
+            return read
+        if read.state is TaskState.RUNNING:
+            return None
+        record = lean.as_started(read, self._now())
+        plan = plan_failure(
+            lean.AttemptLost(reason), record, task_type, cancelled=False, rng=self.rng
+        )
+        pending = self._after_failure(self._attempt(record, task_type), plan, env, budget)
+        return self._settle(record, pending, budget, lean.new_tag())
+
     def _attempt_started(
         self,
         record: TaskRecord,
