@@ -146,11 +146,12 @@ class TaskType:
     #: consistent read (1 RRU) and one conditional outcome write instead of two writes
     #: (-1 WRU +1 RRU, $0.50 less per million). Given up: at most one concurrent run (no
     #: lease: two deliveries of one task may run the handler at the same time; the first
-    #: outcome is recorded, the other discarded), crash detection by lease expiry (a
-    #: crashed attempt is run again when its message's visibility ends, and is not
-    #: counted in ``attempts``), and the RUNNING state (the record stays QUEUED until the
-    #: outcome; ``started_at`` and the clocks are written with it). Lambda only, and the
-    #: timeout must fit ``LEAN_MAX_TIMEOUT``.
+    #: outcome is recorded, the other discarded), crash detection by lease expiry (the
+    #: dispatcher records a failed invocation as a spent attempt instead; a run lost with
+    #: its dispatcher too runs again, uncounted, when its message's visibility ends), and
+    #: the RUNNING state (the record stays QUEUED until the outcome; ``started_at`` and
+    #: the clocks are written with it). Lambda behind the dispatcher only (not
+    #: ``direct``), and the timeout must fit ``LEAN_MAX_TIMEOUT``.
     lean: bool = False
     max_workers: int = 10
     direct: bool = False
@@ -308,6 +309,13 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
             "lean",
             "lean mode is for executor='lambda': a Fargate task's heartbeat and SIGTERM "
             "hand-back need the RUNNING record and its lease",
+        )
+    if lean and direct:
+        raise _fail(
+            name,
+            "lean",
+            "lean mode needs the dispatcher (direct=False): with no lease, it is the "
+            "dispatcher that records a crashed or timed-out invocation as a spent attempt",
         )
     if lean and timeout > LEAN_MAX_TIMEOUT:
         raise _fail(

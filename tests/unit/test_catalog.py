@@ -125,6 +125,7 @@ def test_lean_is_off_by_default_and_declared_per_type():
     ("opts", "why"),
     [
         ({"lean": True, "executor": "fargate"}, "executor='lambda'"),
+        ({"lean": True, "direct": True}, "needs the dispatcher"),
         ({"lean": True, "timeout": 301}, "over lean mode's 300s"),
         ({"lean": True, "timeout": "10m"}, "over lean mode's 300s"),
         ({"lean": "yes"}, "must be True or False"),
