@@ -108,8 +108,9 @@ class TaskRecord:
     #: Starts ever (monotonic); the running attempt's fencing token.
     starts: int = 0
     #: Random ID of the write that holds the task: the start of the running attempt, or
-    #: (until the first start) the create that inserted it. Tells a write whose reply was
-    #: lost, and that botocore sent again, from someone else's.
+    #: (until the first start) the create that inserted it, or a lean type's last outcome
+    #: write (``runtime.lean``). Tells a write whose reply was lost, and that botocore sent
+    #: again, from someone else's.
     owner: str | None = None
     queued_at: int | None = None
     started_at: int | None = None
