@@ -15,6 +15,10 @@ every executor applies the same rules:
 * **When a handler can run twice:** only if the process dies (or its outcome write stays
   impossible until it is gone) between the handler's return and the durable write, or an
   attempt outlives its lease (or a worker's SIGTERM grace) and another delivery retakes it.
+* **Lean types** (``@task(lean=True)``) skip the start write: one read, the handler, one
+  outcome write fenced by the ``starts`` read (``runtime.lean``). With no lease, two
+  deliveries of one lean task may run its handler at the same time; the first outcome
+  wins.
 * **Attempts live in the record.** A throttled attempt gives its attempt back and counts
   a throttle instead; retries are decided by ``failure.plan_failure``.
 """
