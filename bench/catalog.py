@@ -19,6 +19,8 @@ MODES = {
     "events off": "welcome_quiet",
     "events on": "welcome_events",
     "events off, unindexed": "welcome_unindexed",
+    "lean, events off": "welcome_lean",
+    "lean, events off, unindexed": "welcome_lean_unindexed",
 }
 catalog.task(name="welcome_quiet", timeout=30, priority="high", events=False)(_send)
 catalog.task(name="welcome_events", timeout=30, priority="high", events=True)(_send)
@@ -26,3 +28,13 @@ catalog.task(name="welcome_events", timeout=30, priority="high", events=True)(_s
 catalog.task(name="welcome_unindexed", timeout=30, priority="high", events=False, indexed=False)(
     _send
 )
+#: Lean: no RUNNING write (one consistent read instead), no lease (see the README, *Cost*).
+catalog.task(name="welcome_lean", timeout=30, priority="high", events=False, lean=True)(_send)
+catalog.task(
+    name="welcome_lean_unindexed",
+    timeout=30,
+    priority="high",
+    events=False,
+    indexed=False,
+    lean=True,
+)(_send)

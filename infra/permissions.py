@@ -11,9 +11,10 @@ a client that refuses every other action:
   the pause set (GetItem), runs the reconciler (Query of the ``by_type`` index,
   BatchGetItem, its marker GetItem/PutItem, and its paced sweep -- a Scan every few hours
   that finds custom IDs and unindexed types), and the control plane: routes (Get/Put),
-  membership and signals (UpdateItem), lane leases (PutItem to take, BatchGetItem to
-  list, DeleteItem to release -- the only delete, so it is limited to ``ctl#lease#``
-  items by a ``dynamodb:LeadingKeys`` condition).
+  membership and signals (UpdateItem), a lean type's failed invocation as a spent
+  attempt (``TaskRunner.lost_run``: GetItem, UpdateItem), lane leases (PutItem to take,
+  BatchGetItem to list, DeleteItem to release -- the only delete, so it is limited to
+  ``ctl#lease#`` items by a ``dynamodb:LeadingKeys`` condition).
 * **the submit API** submits (PutItem; DeleteItem undoes a record whose message could
   not be sent), reads and cancels (GetItem, UpdateItem), reads the control plane and the
   principal directory (GetItem).

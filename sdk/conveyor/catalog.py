@@ -37,6 +37,9 @@ FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
 TASK_NAME_RE = re.compile(r"\A[a-z][a-z0-9_]{0,47}\Z")
 RESOURCE_RE = re.compile(r"\A[a-z][a-z0-9_-]{0,47}\Z")
 FOREVER = "forever"
+#: Longest timeout of a lean type (seconds): nothing marks a lean task as running, so the
+#: reconciler waits this long plus its grace before it re-sends a QUEUED one.
+LEAN_MAX_TIMEOUT = 300.0
 #: Terminal states that can publish a lifecycle event, and the named sets ``events=`` takes.
 EVENT_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")
 EVENT_SETS: dict[object, frozenset[str]] = {
@@ -139,6 +142,17 @@ class TaskType:
     #: the type: no reconciler repair (re-submitting a stranded task's ID still repairs
     #: it), and listing it scans the table (0.5 RRU per 4 KB scanned).
     indexed: bool = True
+    #: Lean attempts (``conveyor.runtime.lean``): no RUNNING write, so a task costs one
+    #: consistent read (1 RRU) and one conditional outcome write instead of two writes
+    #: (-1 WRU +1 RRU, $0.50 less per million). Given up: at most one concurrent run (no
+    #: lease: two deliveries of one task may run the handler at the same time; the first
+    #: outcome is recorded, the other discarded), crash detection by lease expiry (the
+    #: dispatcher records a failed invocation as a spent attempt instead; a run lost with
+    #: its dispatcher too runs again, uncounted, when its message's visibility ends), and
+    #: the RUNNING state (the record stays QUEUED until the outcome; ``started_at`` and
+    #: the clocks are written with it). Lambda behind the dispatcher only (not
+    #: ``direct``), and the timeout must fit ``LEAN_MAX_TIMEOUT``.
+    lean: bool = False
     max_workers: int = 10
     direct: bool = False
     #: Whether the handler submits follow-up tasks (``ctx.submit``): the deployment grants
@@ -293,6 +307,31 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
     submits = opts.get("submits", False)
     if not isinstance(submits, bool):
         raise _fail(name, "submits", f"must be True or False, got {submits!r}")
+    lean = opts.get("lean", False)
+    if not isinstance(lean, bool):
+        raise _fail(name, "lean", f"must be True or False, got {lean!r}")
+    if lean and executor != "lambda":
+        raise _fail(
+            name,
+            "lean",
+            "lean mode is for executor='lambda': a Fargate task's heartbeat and SIGTERM "
+            "hand-back need the RUNNING record and its lease",
+        )
+    if lean and direct:
+        raise _fail(
+            name,
+            "lean",
+            "lean mode needs the dispatcher (direct=False): with no lease, it is the "
+            "dispatcher that records a crashed or timed-out invocation as a spent attempt",
+        )
+    if lean and timeout > LEAN_MAX_TIMEOUT:
+        raise _fail(
+            name,
+            "lean",
+            f"timeout {timeout:g}s is over lean mode's {LEAN_MAX_TIMEOUT:g}s: with no lease, "
+            "a longer run is found only by the reconciler's wait, and duplicate deliveries "
+            "overlap longer; drop lean=True or shorten the timeout",
+        )
     module = getattr(handler, "__module__", "") or ""
     return TaskType(
         name=name,
@@ -314,6 +353,7 @@ def build_task_type(name: str, handler: Callable[..., Any] | None, **opts: Any) 
         triggers=triggers,
         events=_event_states(name, opts.get("events", "failures")),
         indexed=bool(opts.get("indexed", True)),
+        lean=lean,
         max_workers=max_workers,
         direct=direct,
         submits=submits,

@@ -55,9 +55,21 @@ TERMINAL: frozenset[TaskState] = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, 
 ACTIVE: frozenset[TaskState] = frozenset({S.SCHEDULED, S.QUEUED, S.RUNNING})
 
 
-def allowed_sources(target: TaskState) -> frozenset[TaskState]:
-    """States from which ``target`` may be entered (empty for initial-only states)."""
-    return TRANSITIONS.get(target, frozenset())
+#: A lean type's attempt writes no RUNNING: its one outcome write goes straight from the
+#: state it read (QUEUED, or SCHEDULED for a fired schedule) to the outcome, fenced by
+#: ``starts`` like any outcome write (``runtime.lean``).
+LEAN_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    S.QUEUED: frozenset({S.SCHEDULED, S.QUEUED}),  # a retry
+    S.SUCCEEDED: frozenset({S.SCHEDULED, S.QUEUED}),
+    S.FAILED: frozenset({S.SCHEDULED, S.QUEUED}),
+    S.CANCELLED: frozenset({S.SCHEDULED, S.QUEUED}),
+}
+
+
+def allowed_sources(target: TaskState, *, lean: bool = False) -> frozenset[TaskState]:
+    """States from which ``target`` may be entered (empty for initial-only states);
+    ``lean``: by a lean attempt's outcome write (``LEAN_TRANSITIONS``)."""
+    return (LEAN_TRANSITIONS if lean else TRANSITIONS).get(target, frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +108,9 @@ class TaskRecord:
     #: Starts ever (monotonic); the running attempt's fencing token.
     starts: int = 0
     #: Random ID of the write that holds the task: the start of the running attempt, or
-    #: (until the first start) the create that inserted it. Tells a write whose reply was
-    #: lost, and that botocore sent again, from someone else's.
+    #: (until the first start) the create that inserted it, or a lean type's last outcome
+    #: write (``runtime.lean``). Tells a write whose reply was lost, and that botocore sent
+    #: again, from someone else's.
     owner: str | None = None
     queued_at: int | None = None
     started_at: int | None = None

@@ -77,8 +77,10 @@ class TaskStore(Protocol):
         expect_attempts: int | None = None,
         expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
+        lean: bool = False,
     ) -> TaskRecord:
-        """Move to ``target`` iff the current state allows it (model.TRANSITIONS).
+        """Move to ``target`` iff the current state allows it (model.TRANSITIONS; with
+        ``lean``, model.LEAN_TRANSITIONS: a lean attempt's outcome write).
 
         ``increments`` adds to integer fields atomically (a start adds 1 to ``attempts``
         and to ``starts``).

@@ -300,3 +300,35 @@ def _race_rounds(store):
             t.join()
         assert len(wins) == 1, round_
         assert store.get(task_id).attempts == 1
+
+
+def test_a_lean_outcome_write_goes_from_queued_fenced_by_the_token_read(store):
+    store.create(record("lean-1"), NOW)
+    with pytest.raises(InvalidTransition):  # not without lean: SUCCEEDED needs RUNNING
+        store.transition("lean-1", TaskState.SUCCEEDED, {}, NOW, expect_starts=0)
+    retried = store.transition(
+        "lean-1",
+        TaskState.QUEUED,
+        {"owner": "tag-a"},
+        NOW,
+        expect_starts=0,
+        increments={"attempts": 1, "starts": 1},
+        lean=True,
+    )
+    assert (retried.state, retried.attempts, retried.starts) == (TaskState.QUEUED, 1, 1)
+    with pytest.raises(InvalidTransition) as stale:  # a run that read starts=0: refused
+        store.transition("lean-1", TaskState.SUCCEEDED, {}, NOW, expect_starts=0, lean=True)
+    assert (stale.value.current.starts, stale.value.current.owner) == (1, "tag-a")
+    done = store.transition(
+        "lean-1",
+        TaskState.SUCCEEDED,
+        {"owner": "tag-b"},
+        NOW,
+        expect_starts=1,
+        increments={"attempts": 1, "starts": 1},
+        lean=True,
+    )
+    assert (done.state, done.attempts, done.starts) == (TaskState.SUCCEEDED, 2, 2)
+    store.create(record("lean-2", state=TaskState.RUNNING), NOW)
+    with pytest.raises(InvalidTransition):  # a lean write never leaves RUNNING
+        store.transition("lean-2", TaskState.SUCCEEDED, {}, NOW, lean=True)

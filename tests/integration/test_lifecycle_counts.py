@@ -85,3 +85,30 @@ def test_a_tasks_life_costs_exactly(aws, topology, task_type, extra_requests, ex
     events, wru = extra_units.get("events", 0), extra_units.get("ddb_wru", 4 * N)
     expected = (wru * 0.625 + 1 * 0.125 + 7 * 0.40 + N * 0.20 + events * 1.00) / N
     assert per_million(units, N) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("task_type", "wru"),
+    [("welcome_lean", 3 * N), ("welcome_lean_unindexed", 2 * N)],
+    ids=["lean", "lean-unindexed"],
+)
+def test_a_lean_tasks_life_costs_exactly(aws, topology, task_type, wru):
+    requests, units = run_lifecycle(aws, topology, task_type)
+    # No RUNNING write: one UpdateItem (the outcome) and one consistent GetItem per task.
+    assert requests == {
+        **BASE,
+        ("dynamodb", "UpdateItem"): N,
+        ("dynamodb", "GetItem"): 1 + N,
+    }
+    # 3 WRU per task (create + its index entry + the outcome; 2 unindexed), 1 RRU per
+    # task's read plus the pause read, the same 7 SQS requests and one Invoke per task.
+    assert units == {
+        "ddb_wru": wru,
+        "ddb_rru": 1.0 + N,
+        "sqs_requests": 7,
+        "lambda_requests": N,
+    }
+    expected = (wru * 0.625 + (1 + N) * 0.125 + 7 * 0.40 + N * 0.20) / N
+    assert per_million(units, N) == pytest.approx(expected)
+    if task_type == "welcome_lean_unindexed":  # the target for lean mode
+        assert per_million(units, N) < 1.75

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor import TaskState
+from conveyor import Catalog, TaskState
 from conveyor.local.provision import provision
 from conveyor.model import TaskError
 from conveyor.ports import FakeClock, now_ms
@@ -230,3 +230,44 @@ def test_the_sweep_finds_custom_ids_and_bounds_re_sends_across_sweeps(rt, monkey
         rec.run_once(full_sweep=True)
     assert (rec.stats["resent"], rec.stats["reported"]) == (3, 1)
     assert depth(rt, lane) == 3
+
+
+lean_catalog = Catalog("lean-reconcile")
+
+
+@lean_catalog.task(lean=True, timeout=300)
+def slow_lean(payload, ctx):
+    return {"ok": True}
+
+
+@pytest.mark.parametrize("where", ["memory", "moto"])
+def test_a_lean_task_running_long_is_not_resent_until_its_message_can_be_gone(
+    where, topology, request
+):
+    """A lean task stays QUEUED while it runs: after the ordinary 600 s grace it is left
+    alone (a re-send would run it twice at once); once no live message can hold it
+    (``lean_grace``: 720 s for a 300 s timeout), it is re-sent and runs."""
+    clock = FakeClock()
+    if where == "memory":
+        rt = memory_runtime(lean_catalog, topology, clock=clock)
+    else:
+        aws = request.getfixturevalue("aws")
+        provision(aws, topology, lean_catalog)
+        rt = aws_runtime(lean_catalog, topology, aws, clock=clock)
+    task_id = rt.client().submit("slow_lean", {"pad": BIG}).task_id
+    lane = rt.store.get(task_id).lane
+    (message,) = rt.lanes.receive(lane, max_messages=10)  # being run: no write yet
+    rec = Reconciler(
+        lean_catalog, rt.topology, rt.store, rt.lanes, clock=rt.clock, sweep_on_start=False
+    )
+    rt.clock.advance(120)
+    rec.run_once()  # looked at once; watched
+    rt.clock.advance(590)  # due 710 s ago: an ordinary task would have been re-sent
+    assert rec.run_once()["resent"] == 0
+    assert rt.store.get(task_id).state is TaskState.QUEUED
+    rt.lanes.delete(lane, [message.receipt])  # the run died and its message was lost
+    rt.clock.advance(10)
+    assert rec.run_once()["resent"] == 1
+    rt.dispatcher().drain(idle_passes=3, timeout=30)
+    record = rt.store.get(task_id)
+    assert (record.state, record.attempts) == (TaskState.SUCCEEDED, 1)

@@ -113,3 +113,28 @@ def test_events_default_to_failures_and_take_names_or_states():
         with pytest.raises(CatalogError, match="'events'"):
             cat.task(name="e", events=bad)(handler)
     assert cat.task(name="f")(handler).task_type.indexed
+
+
+def test_lean_is_off_by_default_and_declared_per_type():
+    assert declare().lean is False
+    lean = declare(lean=True, timeout=300)
+    assert (lean.lean, lean.executor, lean.timeout) == (True, "lambda", 300)
+
+
+@pytest.mark.parametrize(
+    ("opts", "why"),
+    [
+        ({"lean": True, "executor": "fargate"}, "executor='lambda'"),
+        ({"lean": True, "direct": True}, "needs the dispatcher"),
+        ({"lean": True, "timeout": 301}, "over lean mode's 300s"),
+        ({"lean": True, "timeout": "10m"}, "over lean mode's 300s"),
+        ({"lean": "yes"}, "must be True or False"),
+        ({"lean": 1}, "must be True or False"),
+    ],
+)
+def test_lean_rejects_what_needs_a_lease(opts, why):
+    catalog = Catalog("t")
+    with pytest.raises(CatalogError, match=r"task 'job': field 'lean': ") as caught:
+        catalog.task(name="job", **opts)(lambda payload, ctx: None)
+    assert why in str(caught.value)
+    assert "job" not in catalog  # nothing registered

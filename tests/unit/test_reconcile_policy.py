@@ -9,6 +9,7 @@ from conveyor.policy.reconcile import (
     ReconcileSettings,
     decide,
     is_lost,
+    lean_grace,
     lost_error,
     resubmit_repairs,
     ulid_bounds,
@@ -112,3 +113,32 @@ def test_the_service_reads_its_reconcile_interval_from_the_environment(monkeypat
     monkeypatch.delenv("CONVEYOR_RECONCILE_SECONDS")
     assert rt.dispatcher().reconciler().interval == 60.0
     assert rt.dispatcher(reconcile_every=None).reconciler() is None
+
+
+def test_a_lean_task_queued_while_it_may_be_running_is_not_resent():
+    # 300 s timeout: a run and its write (330 s), a failed invoke's hold (330 s) and the
+    # lanes' visibility (60 s): 720 s during which a live message keeps it QUEUED.
+    assert lean_grace(300) == 720
+    queued = record(TaskState.QUEUED)
+    assert decide(queued, T0 + 600_000, settings=S).action is Action.RESEND  # ordinary
+    waiting = decide(queued, T0 + 719_000, settings=S, lean_timeout=300)
+    assert (waiting.action, waiting.next_ms) == (Action.WAIT, T0 + 720_000)
+    assert decide(queued, T0 + 720_000, settings=S, lean_timeout=300).action is Action.RESEND
+    # A second re-send waits twice as long, then the task is reported, not re-sent again.
+    second = decide(queued, T0 + 1_439_000, resends=1, settings=S, lean_timeout=300)
+    assert second.action is Action.WAIT
+    assert decide(queued, T0 + 10**9, resends=3, settings=S, lean_timeout=300).action is (
+        Action.REPORT
+    )
+    # A short lean timeout keeps the ordinary grace (the larger of the two).
+    assert decide(queued, T0 + 599_000, settings=S, lean_timeout=10).action is Action.WAIT
+    assert decide(queued, T0 + 600_000, settings=S, lean_timeout=10).action is Action.RESEND
+
+
+def test_a_resubmit_of_a_lean_task_resends_only_once_it_cannot_be_running():
+    queued = record(TaskState.QUEUED)
+    assert resubmit_repairs(queued, T0 + 10_000)  # ordinary: 10 s
+    assert not resubmit_repairs(queued, T0 + 10_000, lean_timeout=300)
+    assert not resubmit_repairs(queued, T0 + 719_000, lean_timeout=300)
+    assert resubmit_repairs(queued, T0 + 720_000, lean_timeout=300)
+    assert resubmit_repairs(queued, T0, after_error=True, lean_timeout=300)  # never sent

@@ -221,11 +221,12 @@ class DynamoTaskStore:
         expect_attempts: int | None = None,
         expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
+        lean: bool = False,
     ) -> TaskRecord:
         names = {"#s": "state"}
         values: dict[str, Any] = {}
         parts = []
-        for i, source in enumerate(sorted(allowed_sources(target))):
+        for i, source in enumerate(sorted(allowed_sources(target, lean=lean))):
             values[f":s{i}"] = typed(source.value)
             if source is TaskState.RUNNING and target is TaskState.RUNNING:
                 names["#l"] = "lease"

@@ -171,6 +171,13 @@ class SubmitPart(ClientBase):
         record = self.edge.place(admitted.record)
         return admitted if record is admitted.record else replace(admitted, record=record)
 
+    def _lean_timeout(self, task_type: str) -> float | None:
+        """The type's timeout if it is lean (see ``resubmit_repairs``), else None."""
+        if task_type not in self.catalog:
+            return None
+        declared = self.catalog.get(task_type)
+        return declared.timeout if declared.lean else None
+
     def _repair(
         self, duplicates: Sequence[tuple[Admitted, Submission]]
     ) -> tuple[list[str], dict[str, Submission]]:
@@ -183,7 +190,12 @@ class SubmitPart(ClientBase):
             replace(a, record=s.record)
             for a, s in duplicates
             if s.record is not None
-            and resubmit_repairs(s.record, now, after_error=self.unsettled.recent(s.task_id, now))
+            and resubmit_repairs(
+                s.record,
+                now,
+                after_error=self.unsettled.recent(s.task_id, now),
+                lean_timeout=self._lean_timeout(s.record.task_type),
+            )
         ]
         if not stranded:
             return [], {}

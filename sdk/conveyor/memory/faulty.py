@@ -120,6 +120,7 @@ class FaultyTaskStore:
         expect_attempts: int | None = None,
         expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
+        lean: bool = False,
     ) -> TaskRecord:
         def apply() -> TaskRecord:
             return self.inner.transition(
@@ -130,6 +131,7 @@ class FaultyTaskStore:
                 expect_attempts=expect_attempts,
                 expect_starts=expect_starts,
                 increments=increments,
+                lean=lean,
             )
 
         return self._call("transition", apply, task_id)

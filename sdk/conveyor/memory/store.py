@@ -54,12 +54,13 @@ class MemoryTaskStore:
         expect_attempts: int | None = None,
         expect_starts: int | None = None,
         increments: Mapping[str, int] | None = None,
+        lean: bool = False,
     ) -> TaskRecord:
         with self._lock:
             current = self.records.get(task_id)
             if current is None:
                 raise TaskNotFound(f"no task {task_id!r}")
-            ok = current.state in allowed_sources(target)
+            ok = current.state in allowed_sources(target, lean=lean)
             if ok and current.state is TaskState.RUNNING and target is TaskState.RUNNING:
                 ok = current.lease_until is not None and current.lease_until < now_ms
             if ok and expect_attempts is not None:

@@ -19,6 +19,13 @@ cannot be re-sent (``payload_known=False``): a QUEUED one never started is faile
 lost (``LOST``, dead-lettered with that reason) once ``lost_after`` has passed, when no
 message of it can be left; any other is reported. Re-submitting it with the same ID and
 payload repairs it at once (``Conveyor.submit``), a lost one too.
+
+A lean type's task (``@task(lean=True)``) stays QUEUED while it runs: nothing in its record
+tells a running task from a stranded one. Its QUEUED grace is therefore at least
+``lean_grace(timeout)``: the longest a live message can keep it QUEUED without a write --
+one run to its timeout plus the write budget, then, if that run's Lambda failed, the
+message hidden as long again before it is run once more, plus the lanes' visibility. A
+re-send before then would start a second, concurrent run.
 """
 
 from __future__ import annotations
@@ -79,6 +86,19 @@ class ReconcileSettings:
     lost_after: float = 4 * 86400.0
 
 
+#: Seconds a lean attempt may outlast its timeout (its outcome write's budget), and the
+#: lanes' visibility (a released message's wait before it is received again).
+LEAN_WRITE_BUDGET = 30.0
+LANE_VISIBILITY = 60.0
+
+
+def lean_grace(timeout: float) -> float:
+    """Seconds a lean task of this ``timeout`` may stay QUEUED while its message is live:
+    a run and its outcome write, the hold after a failed invocation (as long again),
+    and the lanes' visibility."""
+    return 2 * (timeout + LEAN_WRITE_BUDGET) + LANE_VISIBILITY
+
+
 def decide(
     record: TaskRecord,
     now_ms: int,
@@ -88,9 +108,11 @@ def decide(
     payload_known: bool = True,
     in_dlq: bool | None = None,
     settings: ReconcileSettings = ReconcileSettings(),
+    lean_timeout: float | None = None,
 ) -> Verdict:
     """``resends``: re-sends already made for this task; ``in_dlq``: whether the DLQ holds
-    an entry for it (None: not looked up yet)."""
+    an entry for it (None: not looked up yet); ``lean_timeout``: the task's type is lean,
+    with this timeout (seconds), so its QUEUED grace is at least ``lean_grace`` of it."""
     state = record.state
     if state is TaskState.FAILED:
         due = (record.finished_at or record.created_at) + int(settings.failed_grace * 1000)
@@ -114,6 +136,8 @@ def decide(
     else:
         since = max(record.queued_at or record.created_at, record.not_before or 0)
         grace = settings.queued_grace
+        if lean_timeout is not None:
+            grace = max(grace, lean_grace(lean_timeout))
         what = "due"
     due = since + int(grace * 1000 * 2**resends)
     if now_ms < due:
@@ -184,7 +208,13 @@ def is_lost(record: TaskRecord) -> bool:
     )
 
 
-def resubmit_repairs(record: TaskRecord, now_ms: int, *, after_error: bool = False) -> bool:
+def resubmit_repairs(
+    record: TaskRecord,
+    now_ms: int,
+    *,
+    after_error: bool = False,
+    lean_timeout: float | None = None,
+) -> bool:
     """Whether re-submitting this existing task (same ID, same payload) should send its
     message again: it is QUEUED or SCHEDULED, was never started and is older than
     ``RESUBMIT_GRACE`` (its producer may have died between the record and the send) -- at
@@ -192,11 +222,14 @@ def resubmit_repairs(record: TaskRecord, now_ms: int, *, after_error: bool = Fal
     own is on the way); RUNNING with a lease that ended ``RESUBMIT_LEASE_GRACE`` ago; or
     failed as lost (``is_lost``: the re-submit brings the payload back). Safe either way:
     starting is a conditional write, and a second message for a started task is a
-    duplicate."""
+    duplicate. A lean type's task (``lean_timeout``: its timeout) stays QUEUED while it runs,
+    so it is re-sent only ``lean_grace`` after it was queued: sooner, the message may be
+    running it, and a second one would run it again at the same time."""
     if record.state in (TaskState.QUEUED, TaskState.SCHEDULED):
         since = record.queued_at or record.created_at
         fresh = record.started_at is None and record.attempts == 0
-        return fresh and (after_error or now_ms - since >= RESUBMIT_GRACE * 1000)
+        grace = RESUBMIT_GRACE if lean_timeout is None else lean_grace(lean_timeout)
+        return fresh and (after_error or now_ms - since >= grace * 1000)
     if record.state is TaskState.RUNNING and record.lease_until is not None:
         return now_ms - record.lease_until >= RESUBMIT_LEASE_GRACE * 1000
     return is_lost(record)

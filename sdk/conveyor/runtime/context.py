@@ -60,7 +60,7 @@ class TaskContext:
             except Exception:
                 self._log_failure("could not read the task to check for a cancel")
                 return False
-            self._cancelled = record is None or record.cancel_requested
+            self._cancelled = record is None or record.cancel_requested or record.terminal
         return self._cancelled
 
     @property

@@ -40,7 +40,7 @@ from ..policy.picker import WeightedLanePicker
 from ..ports import Clock, ControlStore, InMessage, Lanes, SystemClock, TaskStore
 from ..tenancy.dispatching import DispatcherTenancy
 from ..topology import Topology
-from .executors import Executor
+from .executors import INVOCATION_FAILED, Executor
 from .fairness import FairChoice
 from .intake import Held, Intake, PauseSetUnknown
 from .outbox import MAX_VISIBILITY, RECYCLE_AT, Outbox
@@ -373,6 +373,8 @@ class Dispatcher:
                 self.tenancy.finished(len(done))
             for item in done:
                 outcome = _outcome_of(item.future)
+                if item.task_type.lean and outcome.reason.startswith(INVOCATION_FAILED):
+                    outcome = self._lost_lean_run(item, outcome)
                 try:
                     self._settle(item.lane, item.message, outcome)
                 except Exception:
@@ -383,6 +385,15 @@ class Dispatcher:
                         ran = time.monotonic() - item.started
                         self.fair.finished(item.ticket, outcome.kind, ran, self.clock.now())
             return len(done)
+
+    def _lost_lean_run(self, item: _Running, outcome: Outcome) -> Outcome:
+        """A lean task's invocation failed: no lease will tell, so its attempt is recorded
+        here (``TaskRunner.lost_run``); if that cannot be done, the message is retried."""
+        try:
+            return self.runner.lost_run(item.message.body, outcome.reason) or outcome
+        except Exception:
+            logger.exception("could not record a lost lean attempt")
+            return outcome
 
     def _extend(self, running: list[_Running]) -> None:
         """Keep lane messages of long attempts hidden: every ``extend_every`` seconds their

@@ -75,6 +75,11 @@ NOT_NOW: dict[str, float] = {
 }
 
 
+#: How the reason of a failed invocation's outcome begins (the function crashed or timed
+#: out; ``Dispatcher.collect`` records it for a lean type, which has no lease).
+INVOCATION_FAILED = "invocation failed"
+
+
 class LambdaExecutor:
     """``lambda_client`` should not retry throttles itself (see ``CLIENT_CONFIG``): the
     dispatcher must see each 429 to hold the task and to shrink its window."""
@@ -139,7 +144,7 @@ class LambdaExecutor:
                 env.task_id,
                 "retryable",
                 delay=task_type.timeout + 30,
-                reason=f"invocation failed: {payload[:200]!r}",
+                reason=f"{INVOCATION_FAILED}: {payload[:200]!r}",
             )
         return Outcome.from_dict(json.loads(payload))
 

@@ -337,6 +337,8 @@ class Reconciler:
         paused: frozenset[tuple[str, str]],
         in_dlq: bool | None,
     ) -> Verdict:
+        known = record.task_type in self.catalog
+        task_type = self.catalog.get(record.task_type) if known else None
         return decide(
             record,
             now,
@@ -345,6 +347,7 @@ class Reconciler:
             payload_known=record.payload_ref is not None,
             in_dlq=in_dlq,
             settings=self.settings,
+            lean_timeout=task_type.timeout if task_type and task_type.lean else None,
         )
 
     def _watch(self, task_id: str, at: int, done: Counter[str]) -> None:

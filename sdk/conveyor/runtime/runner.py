@@ -15,6 +15,10 @@ every executor applies the same rules:
 * **When a handler can run twice:** only if the process dies (or its outcome write stays
   impossible until it is gone) between the handler's return and the durable write, or an
   attempt outlives its lease (or a worker's SIGTERM grace) and another delivery retakes it.
+* **Lean types** (``@task(lean=True)``) skip the start write: one read, the handler, one
+  outcome write fenced by the ``starts`` read (``runtime.lean``). With no lease, two
+  deliveries of one lean task may run its handler at the same time; the first outcome
+  wins.
 * **Attempts live in the record.** A throttled attempt gives its attempt back and counts
   a throttle instead; retries are decided by ``failure.plan_failure``.
 """
@@ -35,7 +39,7 @@ from ..errors import Throttled, UnknownTaskType
 from ..model import TaskError, TaskRecord, TaskState
 from ..payload import decode, digest
 from ..ports import Clock, EventPublisher, PayloadStore, SystemClock, TaskStore
-from . import attempt, finish, spans
+from . import attempt, finish, lean, spans
 from .context import TaskContext
 from .failure import FailurePlan, plan_failure
 from .finish import RESULT_INLINE_LIMIT, Attempt
@@ -133,6 +137,14 @@ class TaskRunner:
         now = self._now()
         if env.expires_at is not None and now >= env.expires_at:
             return self.expire(env.task_id, task_type, now)
+        if task_type.lean:
+            read = lean.read(
+                self.store, env, clock=self.clock, rng=self.rng, sleep=self.sleep, budget=budget
+            )
+            if isinstance(read, Outcome):
+                return read
+            if read.state is not TaskState.RUNNING:  # else: the ordinary start retakes it
+                return self._run_lean(read, task_type, env, now, budget)
         lease = (
             lease_seconds if lease_seconds is not None else task_type.timeout + self.lease_margin
         )
@@ -155,6 +167,42 @@ class TaskRunner:
         spans.ran(env, record, outcome, self.executor or task_type.executor, self._now())
         return outcome
 
+    def _run_lean(
+        self, read: TaskRecord, task_type: TaskType, env: Envelope, now: int, budget: float
+    ) -> Outcome:
+        """A lean attempt (``runtime.lean``): no start write; the outcome write adds it."""
+        record = lean.as_started(read, self._now())
+        spans.waited(env, record)
+        outcome = self._attempt_started(record, task_type, env, now, None, budget, lean.new_tag())
+        spans.ran(env, record, outcome, self.executor or task_type.executor, self._now())
+        return outcome
+
+    def lost_run(self, body: str, reason: str, *, budget: float = 5.0) -> Outcome | None:
+        """Record a lean attempt whose invocation failed (``runtime.lean``): an attempt
+        spent (``AttemptLost``), so a retry or, with none left, FAILED, in one fenced
+        write. None when the message is not a lean task's (an ordinary attempt's lease
+        covers it) or the task was not left QUEUED."""
+        try:
+            env = parse(body)
+            task_type = self.catalog.get(env.task_type)
+        except (Malformed, UnknownTaskType):
+            return None
+        if not task_type.lean:
+            return None
+        read = lean.read(
+            self.store, env, clock=self.clock, rng=self.rng, sleep=self.sleep, budget=budget
+        )
+        if isinstance(read, Outcome):
+            return read
+        if read.state is TaskState.RUNNING:
+            return None
+        record = lean.as_started(read, self._now())
+        plan = plan_failure(
+            lean.AttemptLost(reason), record, task_type, cancelled=False, rng=self.rng
+        )
+        pending = self._after_failure(self._attempt(record, task_type), plan, env, budget)
+        return self._settle(record, pending, budget, lean.new_tag())
+
     def _attempt_started(
         self,
         record: TaskRecord,
@@ -163,19 +211,18 @@ class TaskRunner:
         now: int,
         on_heartbeat: Callable[[], None] | None,
         budget: float,
+        lean_tag: str | None = None,
     ) -> Outcome:
         if record.payload_sha256 != env.sha256:
             error = TaskError("malformed", "PayloadMismatch", "message payload does not match")
-            return self._settle(
-                record, finish.failed(self._attempt(record, task_type), error, now), budget
-            )
+            pending = finish.failed(self._attempt(record, task_type), error, now)
+            return self._settle(record, pending, budget, lean_tag)
         if record.attempts > task_type.retry.max_attempts:
             lost = f"attempt {record.attempts - 1} crashed or timed out; no attempts left"
             error = TaskError("retryable", "AttemptLost", lost)
-            return self._settle(
-                record, finish.failed(self._attempt(record, task_type), error, now), budget
-            )
-        return self._execute(record, task_type, env, now, on_heartbeat, budget)
+            pending = finish.failed(self._attempt(record, task_type), error, now)
+            return self._settle(record, pending, budget, lean_tag)
+        return self._execute(record, task_type, env, now, on_heartbeat, budget, lean_tag)
 
     def expire(self, task_id: str, task_type: TaskType, now: int) -> Outcome:
         """Drop a task whose TTL has passed: EXPIRED, never run."""
@@ -217,6 +264,7 @@ class TaskRunner:
         now: int,
         on_heartbeat: Callable[[], None] | None,
         budget: float,
+        lean_tag: str | None = None,
     ) -> Outcome:
         assert task_type.handler is not None
         ctx = TaskContext(
@@ -247,7 +295,7 @@ class TaskRunner:
             except (KeyError, ValueError) as exc:
                 error = TaskError("malformed", type(exc).__name__, str(exc))
                 pending = finish.failed(self._attempt(record, task_type), error, now)
-                return self._settle(record, pending, budget)
+                return self._settle(record, pending, budget, lean_tag)
 
             def call() -> Any:
                 assert task_type.handler is not None
@@ -260,11 +308,13 @@ class TaskRunner:
             ran = self._attempt(record, task_type, started)
             cancelled = ctx._cancelled or record.cancel_requested
             plan = plan_failure(exc, record, task_type, cancelled=cancelled, rng=self.rng)
-            return self._settle(record, self._after_failure(ran, plan, env, budget), budget)
+            pending = self._after_failure(ran, plan, env, budget)
+            return self._settle(record, pending, budget, lean_tag)
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_type", "tenant", "attempt"])
         ran = self._attempt(record, task_type, started)
-        return self._settle(record, finish.succeeded(ran, result, self._now()), budget)
+        pending = finish.succeeded(ran, result, self._now())
+        return self._settle(record, pending, budget, lean_tag)
 
     def _attempt(
         self, record: TaskRecord, task_type: TaskType, started: float | None = None
@@ -275,11 +325,29 @@ class TaskRunner:
 
     # -- settling ---------------------------------------------------------------------------
 
-    def _settle(self, record: TaskRecord, pending: PendingWrite, budget: float) -> Outcome:
+    def _settle(
+        self, record: TaskRecord, pending: PendingWrite, budget: float, lean_tag: str | None
+    ) -> Outcome:
+        """Make ``pending`` durable; ``lean_tag``: as a lean attempt's write (it also
+        records the run's ``started_at``, which no start write did)."""
+        if lean_tag is not None:
+            changes = {**pending.changes, "started_at": record.started_at}
+            pending = dataclasses.replace(pending, changes=changes, lean_tag=lean_tag)
         written = self.writer.write(pending, budget)
         if isinstance(written, Superseded):
             logger.info("attempt superseded", extra={"task_id": record.task_id})
-            return attempt.not_started(record.task_id, written.current, self._now())
+            current = written.current
+            if lean_tag is not None and current is not None and not current.terminal:
+                # Another delivery's outcome came first and sent the task back to wait
+                # (a retry): its message carries the task on; this one is a duplicate.
+                return Outcome(
+                    ACK,
+                    record.task_id,
+                    "duplicate",
+                    state=current.state.value,
+                    reason="another delivery recorded this attempt",
+                )
+            return attempt.not_started(record.task_id, current, self._now())
         return written
 
     def _after_failure(

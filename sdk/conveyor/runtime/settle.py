@@ -113,6 +113,19 @@ class PendingWrite:
     events: bool | Collection[str] = True
     increments: Mapping[str, int] | None = None
     blob: tuple[str, bytes] | None = None
+    #: A lean attempt's write (``runtime.lean``): made from the state the attempt read
+    #: (``starts`` then ``token - 1``), it adds the start itself (``starts`` and
+    #: ``attempts`` + 1) and leaves this random tag in ``owner``, by which a refusal of
+    #: the write after a lost reply is told from another delivery's outcome.
+    lean_tag: str | None = None
+
+    def lean_call(self) -> tuple[Mapping[str, Any], int, dict[str, int]]:
+        """The changes, the expected ``starts`` and the increments of a lean write."""
+        added = dict(self.increments or {})
+        added["attempts"] = added.get("attempts", 0) + 1
+        added["starts"] = added.get("starts", 0) + 1
+        changes = {**self.changes, "owner": self.lean_tag}
+        return changes, self.token - 1, {k: v for k, v in added.items() if v}
 
 
 class Verdict(StrEnum):
@@ -128,6 +141,18 @@ def judge(current: TaskRecord | None, target: TaskState, token: int) -> Verdict:
     if current.state is target:
         return Verdict.APPLIED
     if current.state is TaskState.RUNNING:
+        return Verdict.OURS
+    return Verdict.SUPERSEDED
+
+
+def judge_lean(current: TaskRecord | None, pending: PendingWrite) -> Verdict:
+    """Read a refused lean outcome write: applied only if the record carries its tag."""
+    if current is None:
+        return Verdict.SUPERSEDED
+    if current.starts == pending.token and current.owner == pending.lean_tag:
+        return Verdict.APPLIED if current.state is pending.target else Verdict.SUPERSEDED
+    lean_sources = (TaskState.QUEUED, TaskState.SCHEDULED)
+    if current.starts == pending.token - 1 and current.state in lean_sources:
         return Verdict.OURS
     return Verdict.SUPERSEDED
 
@@ -205,6 +230,17 @@ class OutcomeWriter:
         if pending.blob is not None:
             self.payloads.put(*pending.blob)
         try:
+            if pending.lean_tag is not None:
+                changes, expect, increments = pending.lean_call()
+                return self.store.transition(
+                    pending.task_id,
+                    pending.target,
+                    changes,
+                    now_ms(self.clock),
+                    expect_starts=expect,
+                    increments=increments,
+                    lean=True,
+                )
             return self.store.transition(
                 pending.task_id,
                 pending.target,
@@ -217,7 +253,10 @@ class OutcomeWriter:
             return Superseded(None)
         except InvalidTransition as exc:
             current = exc.current if isinstance(exc.current, TaskRecord) else None
-            verdict = judge(current, pending.target, pending.token)
+            if pending.lean_tag is not None:
+                verdict = judge_lean(current, pending)
+            else:
+                verdict = judge(current, pending.target, pending.token)
             if verdict is Verdict.APPLIED:
                 assert current is not None
                 return current
