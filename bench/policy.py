@@ -76,8 +76,7 @@ def fair(
     scheduler = FairScheduler(weight_of=weights.__getitem__)
     admission = gate(decisions) if gate is not None else None
     for i in range(tenants * 2):
-        ticket = Ticket(TYPES[i % 2], f"t{i % tenants}", CLASSES[i % 3])
-        scheduler.offer(ticket, 0.0)
+        scheduler.offer(Ticket(TYPES[i % 2], f"t{i % tenants}", CLASSES[i % 3]), 0.0)
     now = 0.0
     eligible = (lambda t: admission.check(t, now) is None) if admission is not None else None
     start = time.perf_counter()

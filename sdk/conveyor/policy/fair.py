@@ -26,9 +26,9 @@ when its attempt ends. Pure and deterministic: ties go to the earlier offer.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from typing import Any
 
 from .costs import CostModel
@@ -100,6 +100,8 @@ class FairScheduler:
         }
         self.credit = dict.fromkeys(self.lower, 0.0)
         self.age_credit = dict.fromkeys(self.lower, 0.0)
+        #: per lower class: (name, min_share, aging_share), credited on every dispatch
+        self._gains = tuple((c, p.min_share, p.aging_share) for c, p in self.policies.items())
         self._oldest: dict[str, list[tuple[float, int, str]]] = {c: [] for c in self.classes}
         self._gone: set[int] = set()
         self._seq = 0
@@ -114,18 +116,21 @@ class FairScheduler:
 
     def offer(self, ticket: Ticket, now: float) -> None:
         """Buffer ``ticket`` (its ``arrived`` is set to ``now``)."""
-        if ticket.priority not in self.queues:
-            raise ValueError(f"unknown priority class {ticket.priority!r}")
-        self._seq += 1
-        ticket.seq = self._seq
+        priority = ticket.priority
+        queues = self.queues.get(priority)
+        if queues is None:
+            raise ValueError(f"unknown priority class {priority!r}")
+        self._seq = seq = self._seq + 1
+        ticket.seq = seq
         ticket.arrived = now
-        self.queues[ticket.priority].offer(ticket)
-        heapq.heappush(self._oldest[ticket.priority], (now, ticket.seq, ticket.tenant))
+        tenant = ticket.tenant
+        queues.add(tenant, ticket)
+        heappush(self._oldest[priority], (now, seq, tenant))
 
     def _oldest_entry(self, priority: str) -> tuple[float, int, str] | None:
         heap = self._oldest[priority]
         while heap and heap[0][1] in self._gone:
-            self._gone.discard(heapq.heappop(heap)[1])
+            self._gone.discard(heappop(heap)[1])
         return heap[0] if heap else None
 
     def oldest_wait(self, priority: str, now: float) -> float:
@@ -135,19 +140,27 @@ class FairScheduler:
 
     def next(self, now: float, eligible: Eligible[Ticket] | None = None) -> Ticket | None:
         """The next ticket to start, removed from the buffer, or None."""
+        queues = self.queues
+        busy = [c for c in self.classes if queues[c]._count]
+        if len(busy) < 2:  # nothing contested: the busy class, if any, in its own order
+            for priority in busy:
+                ticket = queues[priority].pop(self._estimate, eligible)
+                if ticket is not None:
+                    self._dispatched(ticket, "priority")
+                    return ticket
+            return None
         tried: set[str] = set()
-        for route, priority in self._candidates(now):
+        for route, priority in self._contested(busy, now):
             if priority in tried:
                 continue
             tried.add(priority)
-            queues = self.queues[priority]
             ticket = None
             if route == "aging":  # the oldest ticket of the class, out of its turn
                 entry = self._oldest_entry(priority)
                 if entry is not None:
-                    ticket = queues.pop_head(entry[2], self._estimate, eligible)
+                    ticket = queues[priority].pop_head(entry[2], self._estimate, eligible)
             if ticket is None:
-                ticket = queues.pop(self._estimate, eligible)
+                ticket = queues[priority].pop(self._estimate, eligible)
             if ticket is not None:
                 self._dispatched(ticket, route)
                 return ticket
@@ -161,44 +174,47 @@ class FairScheduler:
         self._gone.add(ticket.seq)
         return True
 
-    def _candidates(self, now: float) -> list[tuple[str, str]]:
-        busy = [c for c in self.classes if self.queues[c]._count]
-        out = [("priority", c) for c in busy]
-        if len(busy) < 2:
-            return out
+    def _contested(self, busy: list[str], now: float) -> list[tuple[str, str]]:
         # a lower class needs its guarantees only while a higher class has work
         contested = busy[1:]
+        credit, age_credit, policies = self.credit, self.age_credit, self.policies
         first: list[tuple[str, str]] = [
             ("share", c)
             for c in reversed(contested)
-            if self.credit[c] >= 0 and self.policies[c].min_share > 0
+            if credit[c] >= 0 and policies[c].min_share > 0
         ]
-        aged = [
-            (wait, c)
-            for c in contested
-            if self.age_credit[c] >= 0
-            and (wait := self.oldest_wait(c, now)) >= self.policies[c].aging
-        ]
-        first.extend(("aging", c) for _, c in sorted(aged, key=lambda x: -x[0]))
-        return first + out
+        aged: list[tuple[float, str]] = []
+        for c in contested:
+            if age_credit[c] >= 0:
+                wait = self.oldest_wait(c, now)
+                if wait >= policies[c].aging:
+                    aged.append((wait, c))
+        if aged:
+            aged.sort(key=_minus_wait)
+            first.extend(("aging", c) for _, c in aged)
+        first.extend(("priority", c) for c in busy)
+        return first
 
     def _estimate(self, ticket: Ticket) -> float:
-        ticket.cost = self.costs.estimate(ticket.task_type)
-        return ticket.cost
+        ticket.cost = cost = self.costs.estimate(ticket.task_type)
+        return cost
 
     def _dispatched(self, ticket: Ticket, route: str) -> None:
         cost = ticket.cost
         self._gone.add(ticket.seq)
-        for c in self.lower:
-            policy = self.policies[c]
-            self.credit[c] = min(self.burst, self.credit[c] + policy.min_share * cost)
-            self.age_credit[c] = min(self.burst, self.age_credit[c] + policy.aging_share * cost)
+        burst, credit, age_credit = self.burst, self.credit, self.age_credit
+        for c, min_share, aging_share in self._gains:
+            value = credit[c] + min_share * cost
+            credit[c] = value if value < burst else burst
+            value = age_credit[c] + aging_share * cost
+            age_credit[c] = value if value < burst else burst
         if route == "share":
-            self.credit[ticket.priority] -= cost
+            credit[ticket.priority] -= cost
         elif route == "aging":
-            self.age_credit[ticket.priority] -= cost
+            age_credit[ticket.priority] -= cost
         key = (ticket.priority, route)
-        self.routes[key] = self.routes.get(key, 0) + 1
+        routes = self.routes
+        routes[key] = routes.get(key, 0) + 1
 
     def on_outcome(self, ticket: Ticket, run_seconds: float, *, throttled: bool = False) -> None:
         """An attempt ended after ``run_seconds`` of executor time. A throttled attempt did
@@ -211,3 +227,7 @@ class FairScheduler:
 
 def _tenant_of(ticket: Ticket) -> str:
     return ticket.tenant
+
+
+def _minus_wait(entry: tuple[float, str]) -> float:
+    return -entry[0]
