@@ -139,30 +139,45 @@ class FairScheduler:
         return now - entry[0] if entry else 0.0
 
     def next(self, now: float, eligible: Eligible[Ticket] | None = None) -> Ticket | None:
-        """The next ticket to start, removed from the buffer, or None."""
-        queues = self.queues
+        """The next ticket to start, removed from the buffer, or None.
+
+        Classes are tried in turn until one yields an eligible ticket: while two or
+        more classes have work, first each lower class that is owed its minimum share
+        (lowest first), then each that has aged past its bound (longest wait first);
+        then every class with work, highest first. A class is tried once."""
+        queues, estimate = self.queues, self._estimate
         busy = [c for c in self.classes if queues[c]._count]
-        if len(busy) < 2:  # nothing contested: the busy class, if any, in its own order
-            for priority in busy:
-                ticket = queues[priority].pop(self._estimate, eligible)
-                if ticket is not None:
-                    self._dispatched(ticket, "priority")
-                    return ticket
-            return None
         tried: set[str] = set()
-        for route, priority in self._contested(busy, now):
-            if priority in tried:
+        if len(busy) > 1:
+            # a lower class needs its guarantees only while a higher class has work
+            contested = busy[1:]
+            credit, policies = self.credit, self.policies
+            for c in reversed(contested):
+                if credit[c] >= 0 and policies[c].min_share > 0:
+                    tried.add(c)
+                    ticket = queues[c].pop(estimate, eligible)
+                    if ticket is not None:
+                        self._dispatched(ticket, "share")
+                        return ticket
+            for _, c in self._aged(contested, now):
+                if c in tried:
+                    continue
+                tried.add(c)
+                ticket = None
+                entry = self._oldest_entry(c)
+                if entry is not None:  # the oldest ticket of the class, out of its turn
+                    ticket = queues[c].pop_head(entry[2], estimate, eligible)
+                if ticket is None:
+                    ticket = queues[c].pop(estimate, eligible)
+                if ticket is not None:
+                    self._dispatched(ticket, "aging")
+                    return ticket
+        for c in busy:
+            if c in tried:
                 continue
-            tried.add(priority)
-            ticket = None
-            if route == "aging":  # the oldest ticket of the class, out of its turn
-                entry = self._oldest_entry(priority)
-                if entry is not None:
-                    ticket = queues[priority].pop_head(entry[2], self._estimate, eligible)
-            if ticket is None:
-                ticket = queues[priority].pop(self._estimate, eligible)
+            ticket = queues[c].pop(estimate, eligible)
             if ticket is not None:
-                self._dispatched(ticket, route)
+                self._dispatched(ticket, "priority")
                 return ticket
         return None
 
@@ -174,26 +189,22 @@ class FairScheduler:
         self._gone.add(ticket.seq)
         return True
 
-    def _contested(self, busy: list[str], now: float) -> list[tuple[str, str]]:
-        # a lower class needs its guarantees only while a higher class has work
-        contested = busy[1:]
-        credit, age_credit, policies = self.credit, self.age_credit, self.policies
-        first: list[tuple[str, str]] = [
-            ("share", c)
-            for c in reversed(contested)
-            if credit[c] >= 0 and policies[c].min_share > 0
-        ]
+    def _aged(self, contested: list[str], now: float) -> list[tuple[float, str]]:
+        """(wait, class) of the contested classes past their aging bound that have
+        aging credit, longest wait first (ties keep class order)."""
         aged: list[tuple[float, str]] = []
+        age_credit, policies, gone = self.age_credit, self.policies, self._gone
         for c in contested:
             if age_credit[c] >= 0:
-                wait = self.oldest_wait(c, now)
+                heap = self._oldest[c]  # as oldest_wait(c, now), inline
+                while heap and heap[0][1] in gone:
+                    gone.discard(heappop(heap)[1])
+                wait = now - heap[0][0] if heap else 0.0
                 if wait >= policies[c].aging:
                     aged.append((wait, c))
-        if aged:
+        if len(aged) > 1:
             aged.sort(key=_minus_wait)
-            first.extend(("aging", c) for _, c in aged)
-        first.extend(("priority", c) for c in busy)
-        return first
+        return aged
 
     def _estimate(self, ticket: Ticket) -> float:
         ticket.cost = cost = self.costs.estimate(ticket.task_type)

@@ -144,11 +144,20 @@ class AdmissionGate:
         ``backlogged``: work for that target is waiting (growth needs it)."""
         self.in_flight -= 1
         name = ticket.task_type
-        _drop(self.by_type, name)
-        _drop(self.by_tenant, ticket.tenant)
-        _drop(self.by_class, ticket.priority)
         target = self.target_of.get(name, name)
-        left = _drop(self.by_target, target)
+        left = 0
+        for counter, key in (
+            (self.by_type, name),
+            (self.by_tenant, ticket.tenant),
+            (self.by_class, ticket.priority),
+            (self.by_target, target),
+        ):
+            left = counter.get(key, 0) - 1  # one less, gone at zero
+            if left > 0:
+                counter[key] = left
+            else:
+                counter.pop(key, None)
+                left = 0
         window = self.windows.get(target)
         if window is not None:
             window.on_outcome(
@@ -158,13 +167,3 @@ class AdmissionGate:
                 backlogged=backlogged,
                 started=ticket.started,
             )
-
-
-def _drop(counter: Counter[str], key: str) -> int:
-    """One less of ``key`` (gone at zero); returns how many are left."""
-    left = counter.get(key, 0) - 1
-    if left > 0:
-        counter[key] = left
-        return left
-    counter.pop(key, None)
-    return 0
