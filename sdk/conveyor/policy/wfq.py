@@ -121,12 +121,16 @@ class TenantQueues(Generic[T]):
                 del items[index]
             self._count -= 1
             self._charge(entry[0], tenant, flow, cost(found))
-            for entry in skipped:
-                heappush(heap, entry)
+            if skipped:
+                self._restore(skipped)
             return found
-        for entry in skipped:
-            heappush(heap, entry)
+        if skipped:
+            self._restore(skipped)
         return None
+
+    def _restore(self, skipped: list[tuple[float, int, str]]) -> None:
+        for entry in skipped:
+            heappush(self._heap, entry)
 
     def pop_head(
         self, tenant: str, cost: Callable[[T], float], eligible: Eligible[T] | None = None
