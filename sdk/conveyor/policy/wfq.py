@@ -102,8 +102,10 @@ class TenantQueues(Generic[T]):
         Flows whose first ``lookahead`` items are all ineligible are skipped (at most
         ``max_scan`` of them) and keep their place: they go back on the heap after."""
         heap, flows, max_scan = self._heap, self.flows, self.max_scan
-        skipped: list[tuple[float, int, str]] = []
-        while heap and len(skipped) < max_scan:
+        if max_scan <= 0:
+            return None
+        skipped: list[tuple[float, int, str]] | None = None
+        while heap:
             entry = heappop(heap)
             tenant = entry[2]
             flow = flows.get(tenant)
@@ -115,7 +117,12 @@ class TenantQueues(Generic[T]):
             else:
                 index = self._later_eligible(items, eligible)
                 if index is None:
-                    skipped.append(entry)
+                    if skipped is None:
+                        skipped = [entry]
+                    else:
+                        skipped.append(entry)
+                    if len(skipped) >= max_scan:
+                        break
                     continue
                 found = items[index]
                 del items[index]
