@@ -230,7 +230,7 @@ class FairScheduler:
     def on_outcome(self, ticket: Ticket, run_seconds: float, *, throttled: bool = False) -> None:
         """An attempt ended after ``run_seconds`` of executor time. A throttled attempt did
         no work: its charge is refunded and it does not teach the cost model."""
-        actual = 0.0 if throttled else max(0.0, run_seconds)
+        actual = 0.0 if throttled or not run_seconds > 0.0 else run_seconds
         if not throttled:
             self.costs.observe(ticket.task_type, actual)
         self.queues[ticket.priority].correct(ticket.tenant, actual - ticket.cost)

@@ -145,19 +145,30 @@ class AdmissionGate:
         self.in_flight -= 1
         name = ticket.task_type
         target = self.target_of.get(name, name)
-        left = 0
-        for counter, key in (
-            (self.by_type, name),
-            (self.by_tenant, ticket.tenant),
-            (self.by_class, ticket.priority),
-            (self.by_target, target),
-        ):
-            left = counter.get(key, 0) - 1  # one less, gone at zero
-            if left > 0:
-                counter[key] = left
-            else:
-                counter.pop(key, None)
-                left = 0
+        # each count one less, gone at zero (unrolled: this runs once per dispatch)
+        counts, left = self.by_type, self.by_type.get(name, 0) - 1
+        if left > 0:
+            counts[name] = left
+        else:
+            counts.pop(name, None)
+        counts, key = self.by_tenant, ticket.tenant
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+        counts, key = self.by_class, ticket.priority
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+        counts, left = self.by_target, self.by_target.get(target, 0) - 1
+        if left > 0:
+            counts[target] = left
+        else:
+            counts.pop(target, None)
+            left = 0
         window = self.windows.get(target)
         if window is not None:
             window.on_outcome(
