@@ -95,7 +95,8 @@ class AimdWindow:
 
     def admits(self, in_flight: int, now: float) -> bool:
         """May one more call start with ``in_flight`` calls out?"""
-        return in_flight < self.limit and now >= self._paused_until
+        limit = int(self.window)  # self.limit, inline: this is asked once per decision
+        return in_flight < (limit if limit > 1 else 1) and now >= self._paused_until
 
     def paused_until(self) -> float:
         return self._paused_until

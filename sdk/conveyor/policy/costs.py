@@ -37,5 +37,6 @@ class CostModel:
     def observe(self, task_type: str, seconds: float) -> None:
         """Learn from one finished attempt that ran ``seconds`` (negative read as 0)."""
         old = self._estimate.get(task_type, self.default)
-        new = old + self.alpha * (max(0.0, seconds) - old)
-        self._estimate[task_type] = max(self.floor, new)
+        new = old + self.alpha * ((seconds if seconds > 0.0 else 0.0) - old)
+        floor = self.floor
+        self._estimate[task_type] = new if new > floor else floor

@@ -26,9 +26,9 @@ when its attempt ends. Pure and deterministic: ties go to the earlier offer.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from typing import Any
 
 from .costs import CostModel
@@ -100,6 +100,8 @@ class FairScheduler:
         }
         self.credit = dict.fromkeys(self.lower, 0.0)
         self.age_credit = dict.fromkeys(self.lower, 0.0)
+        #: per lower class: (name, min_share, aging_share), credited on every dispatch
+        self._gains = tuple((c, p.min_share, p.aging_share) for c, p in self.policies.items())
         self._oldest: dict[str, list[tuple[float, int, str]]] = {c: [] for c in self.classes}
         self._gone: set[int] = set()
         self._seq = 0
@@ -114,18 +116,21 @@ class FairScheduler:
 
     def offer(self, ticket: Ticket, now: float) -> None:
         """Buffer ``ticket`` (its ``arrived`` is set to ``now``)."""
-        if ticket.priority not in self.queues:
-            raise ValueError(f"unknown priority class {ticket.priority!r}")
-        self._seq += 1
-        ticket.seq = self._seq
+        priority = ticket.priority
+        queues = self.queues.get(priority)
+        if queues is None:
+            raise ValueError(f"unknown priority class {priority!r}")
+        self._seq = seq = self._seq + 1
+        ticket.seq = seq
         ticket.arrived = now
-        self.queues[ticket.priority].offer(ticket)
-        heapq.heappush(self._oldest[ticket.priority], (now, ticket.seq, ticket.tenant))
+        tenant = ticket.tenant
+        queues.add(tenant, ticket)
+        heappush(self._oldest[priority], (now, seq, tenant))
 
     def _oldest_entry(self, priority: str) -> tuple[float, int, str] | None:
         heap = self._oldest[priority]
         while heap and heap[0][1] in self._gone:
-            self._gone.discard(heapq.heappop(heap)[1])
+            self._gone.discard(heappop(heap)[1])
         return heap[0] if heap else None
 
     def oldest_wait(self, priority: str, now: float) -> float:
@@ -134,22 +139,45 @@ class FairScheduler:
         return now - entry[0] if entry else 0.0
 
     def next(self, now: float, eligible: Eligible[Ticket] | None = None) -> Ticket | None:
-        """The next ticket to start, removed from the buffer, or None."""
+        """The next ticket to start, removed from the buffer, or None.
+
+        Classes are tried in turn until one yields an eligible ticket: while two or
+        more classes have work, first each lower class that is owed its minimum share
+        (lowest first), then each that has aged past its bound (longest wait first);
+        then every class with work, highest first. A class is tried once."""
+        queues, estimate = self.queues, self._estimate
+        busy = [c for c in self.classes if queues[c]._count]
         tried: set[str] = set()
-        for route, priority in self._candidates(now):
-            if priority in tried:
+        if len(busy) > 1:
+            # a lower class needs its guarantees only while a higher class has work
+            contested = busy[1:]
+            credit, policies = self.credit, self.policies
+            for c in reversed(contested):
+                if credit[c] >= 0 and policies[c].min_share > 0:
+                    tried.add(c)
+                    ticket = queues[c].pop(estimate, eligible)
+                    if ticket is not None:
+                        self._dispatched(ticket, "share")
+                        return ticket
+            for _, c in self._aged(contested, now):
+                if c in tried:
+                    continue
+                tried.add(c)
+                ticket = None
+                entry = self._oldest_entry(c)
+                if entry is not None:  # the oldest ticket of the class, out of its turn
+                    ticket = queues[c].pop_head(entry[2], estimate, eligible)
+                if ticket is None:
+                    ticket = queues[c].pop(estimate, eligible)
+                if ticket is not None:
+                    self._dispatched(ticket, "aging")
+                    return ticket
+        for c in busy:
+            if c in tried:
                 continue
-            tried.add(priority)
-            queues = self.queues[priority]
-            ticket = None
-            if route == "aging":  # the oldest ticket of the class, out of its turn
-                entry = self._oldest_entry(priority)
-                if entry is not None:
-                    ticket = queues.pop_head(entry[2], self._estimate, eligible)
-            if ticket is None:
-                ticket = queues.pop(self._estimate, eligible)
+            ticket = queues[c].pop(estimate, eligible)
             if ticket is not None:
-                self._dispatched(ticket, route)
+                self._dispatched(ticket, "priority")
                 return ticket
         return None
 
@@ -161,49 +189,48 @@ class FairScheduler:
         self._gone.add(ticket.seq)
         return True
 
-    def _candidates(self, now: float) -> list[tuple[str, str]]:
-        busy = [c for c in self.classes if self.queues[c]._count]
-        out = [("priority", c) for c in busy]
-        if len(busy) < 2:
-            return out
-        # a lower class needs its guarantees only while a higher class has work
-        contested = busy[1:]
-        first: list[tuple[str, str]] = [
-            ("share", c)
-            for c in reversed(contested)
-            if self.credit[c] >= 0 and self.policies[c].min_share > 0
-        ]
-        aged = [
-            (wait, c)
-            for c in contested
-            if self.age_credit[c] >= 0
-            and (wait := self.oldest_wait(c, now)) >= self.policies[c].aging
-        ]
-        first.extend(("aging", c) for _, c in sorted(aged, key=lambda x: -x[0]))
-        return first + out
+    def _aged(self, contested: list[str], now: float) -> list[tuple[float, str]]:
+        """(wait, class) of the contested classes past their aging bound that have
+        aging credit, longest wait first (ties keep class order)."""
+        aged: list[tuple[float, str]] = []
+        age_credit, policies, gone = self.age_credit, self.policies, self._gone
+        for c in contested:
+            if age_credit[c] >= 0:
+                heap = self._oldest[c]  # as oldest_wait(c, now), inline
+                while heap and heap[0][1] in gone:
+                    gone.discard(heappop(heap)[1])
+                wait = now - heap[0][0] if heap else 0.0
+                if wait >= policies[c].aging:
+                    aged.append((wait, c))
+        if len(aged) > 1:
+            aged.sort(key=_minus_wait)
+        return aged
 
     def _estimate(self, ticket: Ticket) -> float:
-        ticket.cost = self.costs.estimate(ticket.task_type)
-        return ticket.cost
+        ticket.cost = cost = self.costs.estimate(ticket.task_type)
+        return cost
 
     def _dispatched(self, ticket: Ticket, route: str) -> None:
         cost = ticket.cost
         self._gone.add(ticket.seq)
-        for c in self.lower:
-            policy = self.policies[c]
-            self.credit[c] = min(self.burst, self.credit[c] + policy.min_share * cost)
-            self.age_credit[c] = min(self.burst, self.age_credit[c] + policy.aging_share * cost)
+        burst, credit, age_credit = self.burst, self.credit, self.age_credit
+        for c, min_share, aging_share in self._gains:
+            value = credit[c] + min_share * cost
+            credit[c] = value if value < burst else burst
+            value = age_credit[c] + aging_share * cost
+            age_credit[c] = value if value < burst else burst
         if route == "share":
-            self.credit[ticket.priority] -= cost
+            credit[ticket.priority] -= cost
         elif route == "aging":
-            self.age_credit[ticket.priority] -= cost
+            age_credit[ticket.priority] -= cost
         key = (ticket.priority, route)
-        self.routes[key] = self.routes.get(key, 0) + 1
+        routes = self.routes
+        routes[key] = routes.get(key, 0) + 1
 
     def on_outcome(self, ticket: Ticket, run_seconds: float, *, throttled: bool = False) -> None:
         """An attempt ended after ``run_seconds`` of executor time. A throttled attempt did
         no work: its charge is refunded and it does not teach the cost model."""
-        actual = 0.0 if throttled else max(0.0, run_seconds)
+        actual = 0.0 if throttled or not run_seconds > 0.0 else run_seconds
         if not throttled:
             self.costs.observe(ticket.task_type, actual)
         self.queues[ticket.priority].correct(ticket.tenant, actual - ticket.cost)
@@ -211,3 +238,7 @@ class FairScheduler:
 
 def _tenant_of(ticket: Ticket) -> str:
     return ticket.tenant
+
+
+def _minus_wait(entry: tuple[float, str]) -> float:
+    return -entry[0]

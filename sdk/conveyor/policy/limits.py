@@ -87,28 +87,29 @@ class AdmissionGate:
             name: max(1, int(quota * share)) for name, quota in self._base_type_quota.items()
         }
 
-    def _scaled(self, quota: int | None) -> int | None:
-        if quota is None or self.share == 1.0:
-            return quota
-        return max(1, int(quota * self.share))
-
     def tenant_limit(self, tenant: str) -> int | None:
         own = self._tenant_quota(tenant) if self._tenant_quota else None
         return own if own is not None else self._share_quota
 
     def check(self, ticket: Ticket, now: float) -> Block | None:
-        """None if ``ticket`` may start at ``now``; else the first limit in its way."""
+        """None if ``ticket`` may start at ``now``; else the first limit in its way.
+        Limits that are not configured cost nothing here."""
         if self.in_flight >= self.max_in_flight:
             return POOL
         name, tenant = ticket.task_type, ticket.tenant
-        quota = self.type_quota.get(name)
-        if quota is not None and self.by_type.get(name, 0) >= quota:
-            return TYPE_QUOTA
-        quota = self.class_quota.get(ticket.priority)
-        if quota is not None and self.by_class.get(ticket.priority, 0) >= quota:
-            return CLASS_QUOTA
+        if self.type_quota:
+            quota = self.type_quota.get(name)
+            if quota is not None and self.by_type.get(name, 0) >= quota:
+                return TYPE_QUOTA
+        if self.class_quota:
+            quota = self.class_quota.get(ticket.priority)
+            if quota is not None and self.by_class.get(ticket.priority, 0) >= quota:
+                return CLASS_QUOTA
         quota = self._tenant_quota(tenant) if self._tenant_quota else None
-        quota = self._scaled(quota) if quota is not None else self._share_quota
+        if quota is None:
+            quota = self._share_quota
+        elif self.share != 1.0:
+            quota = max(1, int(quota * self.share))
         if quota is not None and self.by_tenant.get(tenant, 0) >= quota:
             return TENANT_QUOTA
         if self.windows:
@@ -117,7 +118,7 @@ class AdmissionGate:
             if window is not None and not window.admits(self.by_target.get(target, 0), now):
                 paused = window.paused_until()
                 return Block("window", paused if paused > now else None)
-        due = self.rates.due((("type", name), ("tenant", tenant)), now)
+        due = self.rates.due_for(name, tenant, now)
         if due > now:
             return Block("rate", due)
         return None
@@ -127,39 +128,53 @@ class AdmissionGate:
 
     def acquire(self, ticket: Ticket, now: float) -> None:
         """Take ``ticket``'s rate tokens and slots (call after ``check`` said go)."""
-        self.rates.take(_rate_keys(ticket), now)
+        name, tenant, priority = ticket.task_type, ticket.tenant, ticket.priority
+        self.rates.take_for(name, tenant, now)
         ticket.started = now
         self.in_flight += 1
-        self.by_type[ticket.task_type] += 1
-        self.by_tenant[ticket.tenant] += 1
-        self.by_class[ticket.priority] += 1
-        self.by_target[self.target(ticket.task_type)] += 1
+        by_type, by_tenant, by_class = self.by_type, self.by_tenant, self.by_class
+        by_type[name] = by_type.get(name, 0) + 1
+        by_tenant[tenant] = by_tenant.get(tenant, 0) + 1
+        by_class[priority] = by_class.get(priority, 0) + 1
+        target = self.target_of.get(name, name)
+        self.by_target[target] = self.by_target.get(target, 0) + 1
 
     def release(self, ticket: Ticket, now: float, *, throttled: bool, backlogged: bool) -> None:
         """Give back ``ticket``'s slots; its outcome adjusts its target's window.
         ``backlogged``: work for that target is waiting (growth needs it)."""
         self.in_flight -= 1
-        _drop(self.by_type, ticket.task_type)
-        _drop(self.by_tenant, ticket.tenant)
-        _drop(self.by_class, ticket.priority)
-        target = self.target(ticket.task_type)
-        _drop(self.by_target, target)
+        name = ticket.task_type
+        target = self.target_of.get(name, name)
+        # each count one less, gone at zero (unrolled: this runs once per dispatch)
+        counts, left = self.by_type, self.by_type.get(name, 0) - 1
+        if left > 0:
+            counts[name] = left
+        else:
+            counts.pop(name, None)
+        counts, key = self.by_tenant, ticket.tenant
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+        counts, key = self.by_class, ticket.priority
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+        counts, left = self.by_target, self.by_target.get(target, 0) - 1
+        if left > 0:
+            counts[target] = left
+        else:
+            counts.pop(target, None)
+            left = 0
         window = self.windows.get(target)
         if window is not None:
             window.on_outcome(
                 now,
                 throttled=throttled,
-                in_flight=self.by_target[target],
+                in_flight=left,
                 backlogged=backlogged,
                 started=ticket.started,
             )
-
-
-def _rate_keys(ticket: Ticket) -> tuple[tuple[str, str], tuple[str, str]]:
-    return (("type", ticket.task_type), ("tenant", ticket.tenant))
-
-
-def _drop(counter: Counter[str], key: str) -> None:
-    counter[key] -= 1
-    if counter[key] <= 0:
-        del counter[key]

@@ -131,6 +131,42 @@ class RateLimits:
                 state = self._state[key] = Gcra(spec)
             state.take(now)
 
+    def due_for(self, task_type: str, tenant: str, now: float) -> float:
+        """``due((("type", task_type), ("tenant", tenant)), now)``, the admission gate's
+        question, answered without a loop or a lookup for keys nobody limits."""
+        state = self._state
+        if not state:
+            return now
+        at = now
+        gcra = state.get(("type", task_type))
+        if gcra is not None:
+            tat = gcra.tat
+            due = (now if now > tat else tat) - gcra.tolerance
+            if due > at:
+                at = due
+        gcra = state.get(("tenant", tenant))
+        if gcra is not None:
+            tat = gcra.tat
+            due = (now if now > tat else tat) - gcra.tolerance
+            if due > at:
+                at = due
+        return at
+
+    def take_for(self, task_type: str, tenant: str, now: float) -> None:
+        """``take((("type", task_type), ("tenant", tenant)), now)``."""
+        state, specs, default = self._state, self._specs, self._default
+        for key in (("type", task_type), ("tenant", tenant)):
+            gcra = state.get(key)
+            if gcra is None:
+                if key not in specs and key[0] not in default:
+                    continue  # unlimited
+                spec = self.spec(key)
+                if spec is None:
+                    continue
+                gcra = state[key] = Gcra(spec)
+            tat = gcra.tat
+            gcra.tat = (now if now > tat else tat) + gcra.interval
+
     def prune(self, now: float) -> int:
         """Forget keys whose bucket is full again; returns how many were dropped."""
         idle = [k for k, s in self._state.items() if s.idle(now)]

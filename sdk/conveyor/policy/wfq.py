@@ -17,9 +17,9 @@ once their finish tag is behind virtual time.
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -69,46 +69,75 @@ class TenantQueues(Generic[T]):
         return sum(1 for f in self.flows.values() if f.items)
 
     def offer(self, item: T) -> None:
-        tenant = self.key(item)
+        self.add(self.key(item), item)
+
+    def add(self, tenant: str, item: T) -> None:
+        """``offer`` for a caller that already knows ``item``'s tenant (``key(item)``)."""
         flow = self.flows.get(tenant)
         if flow is None:
             weight = float(self.weight_of(tenant))
             if not weight > 0:
                 raise ValueError(f"tenant {tenant!r}: weight must be > 0, got {weight!r}")
             flow = self.flows[tenant] = _Flow(weight)
-        flow.items.append(item)
+        items = flow.items
+        items.append(item)
         self._count += 1
-        if len(flow.items) == 1:
-            flow.start = max(self.vtime, flow.finish)
-            self._push(flow.start, tenant, flow)
+        if len(items) == 1:
+            vtime, finish = self.vtime, flow.finish
+            start = finish if finish > vtime else vtime
+            flow.start = start
+            self._seq = seq = self._seq + 1
+            flow.entry = seq
+            heappush(self._heap, (start, seq, tenant))
 
     def _push(self, tag: float, tenant: str, flow: _Flow[T]) -> None:
         self._seq += 1
         flow.entry = self._seq
-        heapq.heappush(self._heap, (tag, self._seq, tenant))
+        heappush(self._heap, (tag, self._seq, tenant))
 
     def pop(self, cost: Callable[[T], float], eligible: Eligible[T] | None = None) -> T | None:
         """Remove and return the next item (None if none is eligible within the scan).
-        ``cost(item)`` is the executor-seconds to charge its flow now."""
-        skipped: list[tuple[float, int, str]] = []
-        found: T | None = None
-        while self._heap and len(skipped) < self.max_scan:
-            entry = heapq.heappop(self._heap)
-            flow = self.flows.get(entry[2])
+        ``cost(item)`` is the executor-seconds to charge its flow now.
+
+        Flows whose first ``lookahead`` items are all ineligible are skipped (at most
+        ``max_scan`` of them) and keep their place: they go back on the heap after."""
+        heap, flows, max_scan = self._heap, self.flows, self.max_scan
+        if max_scan <= 0:
+            return None
+        skipped: list[tuple[float, int, str]] | None = None
+        while heap:
+            entry = heappop(heap)
+            tenant = entry[2]
+            flow = flows.get(tenant)
             if flow is None or flow.entry != entry[1]:
                 continue  # stale: the flow was served out of turn and pushed again
-            index = self._first_eligible(flow, eligible)
-            if index is None:
-                skipped.append(entry)
-                continue
-            found = flow.items[index]
-            del flow.items[index]
+            items = flow.items
+            if eligible is None or (self.lookahead > 0 and eligible(items[0])):
+                found = items.popleft()
+            else:
+                index = self._later_eligible(items, eligible)
+                if index is None:
+                    if skipped is None:
+                        skipped = [entry]
+                    else:
+                        skipped.append(entry)
+                    if len(skipped) >= max_scan:
+                        break
+                    continue
+                found = items[index]
+                del items[index]
             self._count -= 1
-            self._charge(entry[0], entry[2], flow, cost(found))
-            break
+            self._charge(entry[0], tenant, flow, cost(found))
+            if skipped:
+                self._restore(skipped)
+            return found
+        if skipped:
+            self._restore(skipped)
+        return None
+
+    def _restore(self, skipped: list[tuple[float, int, str]]) -> None:
         for entry in skipped:
-            heapq.heappush(self._heap, entry)
-        return found
+            heappush(self._heap, entry)
 
     def pop_head(
         self, tenant: str, cost: Callable[[T], float], eligible: Eligible[T] | None = None
@@ -142,28 +171,30 @@ class TenantQueues(Generic[T]):
             flow.entry = 0  # its heap entry is stale now
         return True
 
-    def _first_eligible(self, flow: _Flow[T], eligible: Eligible[T] | None) -> int | None:
-        if eligible is None:
-            return 0
-        for index, item in enumerate(flow.items):
-            if index >= self.lookahead:
-                return None
-            if eligible(item):
+    def _later_eligible(self, items: deque[T], eligible: Eligible[T]) -> int | None:
+        """The index of the first eligible item after the head, within ``lookahead``."""
+        for index in range(1, min(self.lookahead, len(items))):
+            if eligible(items[index]):
                 return index
         return None
 
     def _charge(self, start: float, tenant: str, flow: _Flow[T], cost: float) -> None:
-        self.vtime = max(self.vtime, start)
-        flow.finish = start + cost / flow.weight
+        vtime = self.vtime
+        if start > vtime:
+            self.vtime = vtime = start
+        flow.finish = finish = start + cost / flow.weight
         if flow.items:
-            flow.start = max(self.vtime, flow.finish)
-            self._push(flow.start, tenant, flow)
+            start = finish if finish > vtime else vtime
+            flow.start = start
+            self._seq = seq = self._seq + 1
+            flow.entry = seq
+            heappush(self._heap, (start, seq, tenant))
         elif not self._count:
             # the class ran empty: a new busy period starts after every tag so far
-            self.vtime = max(self.vtime, max(f.finish for f in self.flows.values()))
+            self.vtime = max(vtime, max(f.finish for f in self.flows.values()))
             self.flows.clear()
             self._heap.clear()
-        elif flow.finish <= self.vtime:
+        elif finish <= vtime:
             del self.flows[tenant]
         if len(self.flows) > 2 * len(self._heap) + 1024:
             self._forget_idle()
