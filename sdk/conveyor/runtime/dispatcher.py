@@ -1,11 +1,17 @@
 """The dispatcher: push mode. Pulls lanes, decides, hands tasks to executors.
 
 Pulled messages are classified by the ``Intake`` (creators, malformed, expired, paused);
-runnable ones wait in a small per-lane buffer while their type is at its concurrency
-quota; one that waits longer than ``buffer_seconds`` (default 45 s, inside the lanes'
-60 s visibility) is released to the lane, so nothing is redelivered behind our back.
-Otherwise a task goes to the executor of its type: Lambda types run one task per
-invocation; Fargate types are forwarded, in batches, to the type's work queue.
+runnable ones wait in a per-lane buffer (the look-ahead: up to ``buffer_per_lane``, 200
+by default, and ``Lookahead.total`` across lanes) until the scheduler picks them. While
+held, their visibility is extended in batches of 10 once less than a third of it is
+left (``policy.lookahead.to_extend``), so the scheduler can reach deep into a lane at
+about one ``ChangeMessageVisibilityBatch`` per 10 held messages per extension. A held
+message is handed back (visibility 0, in batches) only when the dispatcher gives it up:
+shutdown, a lane lease lost, or ``buffer_seconds`` if set; one whose extension fails is
+dropped from the buffer and left to SQS to deliver again (starting a task is fenced by
+its attempt token, so a second copy received elsewhere cannot run it twice).
+A task goes to the executor of its type: Lambda types run one task per invocation;
+Fargate types are forwarded, in batches, to the type's work queue.
 
 Which buffered task starts next is the ``FairChoice``'s decision (``scheduler="fair"``,
 the default): weighted fair share in executor-seconds over (priority, tenant), within
@@ -35,7 +41,7 @@ from aws_lambda_powertools import Logger
 from ..catalog import Catalog, TaskType
 from ..model import PRIORITY_WEIGHTS
 from ..policy.fair import Ticket
-from ..policy.lookahead import Lookahead
+from ..policy.lookahead import BATCH, PER_LANE, Lookahead, expired, to_extend
 from ..policy.picker import WeightedLanePicker
 from ..ports import Clock, ControlStore, InMessage, Lanes, SystemClock, TaskStore
 from ..tenancy.dispatching import DispatcherTenancy
@@ -50,6 +56,8 @@ from .runner import TaskRunner
 from .service import serve
 
 __all__ = ["MAX_VISIBILITY", "RECYCLE_AT", "Dispatcher", "DispatcherStats"]
+#: Messages held across all lanes by default (bodies are at most 192 KiB inline).
+LOOKAHEAD_TOTAL = 1000
 
 logger = Logger(service="conveyor-dispatcher")
 _Held = Held  # the name tests and older callers use
@@ -74,6 +82,11 @@ class DispatcherStats:
     dispatched: Counter[str] = field(default_factory=Counter)
     forwarded: Counter[str] = field(default_factory=Counter)
     received: int = 0
+    #: held messages whose visibility was extended / whose extension failed (dropped)
+    extended: int = 0
+    extend_failed: int = 0
+    #: held messages handed back to their lane (visibility 0)
+    released: int = 0
 
 
 class Dispatcher:
@@ -89,8 +102,8 @@ class Dispatcher:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         max_in_flight: int = 64,
-        buffer_per_lane: int = 10,
-        buffer_seconds: float = 45.0,
+        buffer_per_lane: int = PER_LANE,
+        buffer_seconds: float | None = None,
         hold_seconds: float = 20.0,
         flush_every: float = 2.0,
         lane_visibility: int = 60,
@@ -115,7 +128,18 @@ class Dispatcher:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.max_in_flight = max_in_flight
+        if buffer_per_lane < 1:
+            raise ValueError(f"buffer_per_lane must be >= 1, got {buffer_per_lane}")
+        #: Messages held per lane (the look-ahead's depth in one lane).
         self.buffer_per_lane = buffer_per_lane
+        #: The look-ahead's bounds: per tenant (applied only while others wait) and in
+        #: total across lanes (with the outbox's backlog, the pull bound).
+        self.lookahead = lookahead or Lookahead(
+            per_tenant=max(1, buffer_per_lane // 2),
+            total=max(buffer_per_lane, LOOKAHEAD_TOTAL),
+        )
+        #: Seconds after which a held message is handed back to its lane anyway (None:
+        #: held, its visibility extended, until it starts or the dispatcher gives it up).
         self.buffer_seconds = buffer_seconds
         #: Seconds a finished message may wait for its batched ack (the service loop
         #: flushes at 10 pending or after this long, whichever comes first; forwards and
@@ -158,9 +182,7 @@ class Dispatcher:
                 catalog,
                 max_in_flight=max_in_flight,
                 rng=self.rng,
-                # by default the pull limits bound the buffer and nothing is sidelined
-                lookahead=lookahead
-                or Lookahead(per_tenant=max(1, max_in_flight), total=max(1, max_in_flight)),
+                lookahead=self.lookahead,
                 tenant_share=tenant_share,
             )
             if scheduler == "fair"
@@ -205,11 +227,8 @@ class Dispatcher:
         """Hand ``lane``'s buffered messages back at once: its lease moves elsewhere."""
         with self._lock:
             buffer = self.buffers.get(lane)
-            while buffer:
-                held = buffer.popleft()
-                if self.fair is not None:
-                    self.fair.withdraw(held)
-                self._settle(lane, held.message, Outcome(HOLD, held.env.task_id, "released"))
+            if buffer:
+                self._release(lane, list(buffer))
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -221,10 +240,10 @@ class Dispatcher:
             self.tenancy_tick()
         now = time.monotonic()
         for lane in filter(self.serves, self.topology.lanes):
-            room = self.buffer_per_lane - len(self.buffers[lane])
-            if room > 0 and self._capacity() > 0 and now >= self._next_poll.get(lane, 0.0):
+            room = self.room(lane)
+            if room > 0 and now >= self._next_poll.get(lane, 0.0):
                 try:
-                    messages = self.lanes.receive(lane, max_messages=min(10, room))
+                    messages = self.lanes.receive(lane, max_messages=room)
                 except Exception:
                     logger.exception("receive failed", extra={"lane": lane})
                     messages = []
@@ -247,11 +266,13 @@ class Dispatcher:
             self._empty_wait[lane] = wait
             self._next_poll[lane] = now + wait
 
-    def _capacity(self) -> int:
-        """Messages we may still pull: held, running and unsent ones all count, so an
-        outage of the outbox's sends stops pulling instead of piling up receipts."""
-        buffered = sum(len(b) for b in self.buffers.values())
-        return self.max_in_flight - len(self.running) - buffered - self.outbox.pending()
+    def room(self, lane: str) -> int:
+        """Messages the next receive on ``lane`` may take (0..10): the lane's depth and
+        the total look-ahead, where held and unsent messages both count (an outage of the
+        outbox's sends stops pulling instead of piling up receipts)."""
+        with self._lock:
+            held = sum(len(b) for b in self.buffers.values()) + self.outbox.pending()
+            return self.lookahead.room(len(self.buffers[lane]), self.buffer_per_lane, held)
 
     def paused(self) -> frozenset[tuple[str, str]]:
         return self.intake.paused()
@@ -274,10 +295,12 @@ class Dispatcher:
             if self.tenancy is not None:
                 for held in runnable:
                     self.tenancy.observe(held.env)
+            now = self.clock.now()
+            for held in runnable:
+                held.hidden_until = held.since + self.lane_visibility
             if self.fair is None:
                 self.buffers[lane].extend(runnable)
                 return
-            now = self.clock.now()
             for held in runnable:
                 hold = self.fair.admit(held, now)
                 if hold is not None:
@@ -301,6 +324,8 @@ class Dispatcher:
                 if held is None:
                     break
                 self._start(held)
+            if self.buffer_seconds is None:
+                return
             for lane, buffer in self.buffers.items():
                 for held in [h for h in buffer if now - h.since >= self.buffer_seconds]:
                     buffer.remove(held)
@@ -369,6 +394,7 @@ class Dispatcher:
                 (done if item.future.done() else pending).append(item)
             self.running = pending
             self._extend(pending)
+            self.extend_held()
             if done and self.tenancy is not None:
                 self.tenancy.finished(len(done))
             for item in done:
@@ -399,6 +425,76 @@ class Dispatcher:
                     )
                 except Exception:
                     logger.exception("could not extend a lane message")
+
+    def extend_held(self) -> int:
+        """Extend the visibility of held messages that are due (``to_extend``), in batches
+        of 10 per lane; drop from the buffer those whose time ran out or whose extension
+        failed (SQS delivers them again; nothing is released, nothing started twice).
+        Returns how many were extended."""
+        now = self.clock.now()
+        extended = 0
+        with self._lock:
+            for lane, buffer in self.buffers.items():
+                if not buffer:
+                    continue
+                items = list(buffer)
+                until = [h.hidden_until for h in items]
+                gone = [items[i] for i in expired(until, now)]
+                picked = [items[i] for i in to_extend(until, now, self.lane_visibility)]
+                for start in range(0, len(picked), BATCH):
+                    chunk = picked[start : start + BATCH]
+                    entries = [(h.message.receipt, int(self.lane_visibility)) for h in chunk]
+                    try:
+                        refused = set(self.lanes.change_visibility_batch(lane, entries))
+                    except Exception:
+                        logger.exception("could not extend held messages", extra={"lane": lane})
+                        refused = {h.message.receipt for h in chunk}
+                    for held in chunk:
+                        if held.message.receipt in refused:
+                            gone.append(held)
+                        else:
+                            held.hidden_until = now + self.lane_visibility
+                            extended += 1
+                if gone:
+                    self.stats.extend_failed += len(gone)
+                    logger.warning(
+                        "held messages dropped: left to their lane",
+                        extra={"lane": lane, "count": len(gone)},
+                    )
+                    self._drop(lane, gone)
+            self.stats.extended += extended
+        return extended
+
+    def _drop(self, lane: str, helds: list[Held]) -> None:
+        """Forget held messages without a request: SQS delivers them again."""
+        gone = {id(h) for h in helds}
+        buffer = self.buffers[lane]
+        kept = [h for h in buffer if id(h) not in gone]
+        buffer.clear()
+        buffer.extend(kept)
+        if self.fair is not None:
+            for held in helds:
+                self.fair.withdraw(held)
+
+    def _release(self, lane: str, helds: list[Held]) -> None:
+        """Hand held messages back to their lane now (visibility 0, in batches of 10);
+        one received ``RECYCLE_AT`` times or more is re-sent fresh by the outbox. A failed
+        release costs nothing but time: the message reappears when its visibility ends."""
+        self._drop(lane, helds)
+        self.stats.released += len(helds)
+        back: list[Held] = []
+        for held in helds:
+            if held.message.receive_count >= RECYCLE_AT:
+                self._settle(lane, held.message, Outcome(HOLD, held.env.task_id, "released"))
+            else:
+                self.stats.kinds["released"] += 1
+                back.append(held)
+        for start in range(0, len(back), BATCH):
+            entries = [(h.message.receipt, 0) for h in back[start : start + BATCH]]
+            try:
+                self.lanes.change_visibility_batch(lane, entries)
+            except Exception:
+                logger.exception("could not release held messages", extra={"lane": lane})
 
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1
@@ -448,11 +544,8 @@ class Dispatcher:
             time.sleep(0.01)
         with self._lock:
             for lane, buffer in self.buffers.items():
-                while buffer:
-                    held = buffer.popleft()
-                    if self.fair is not None:
-                        self.fair.withdraw(held)
-                    self._settle(lane, held.message, Outcome(HOLD, held.env.task_id, "released"))
+                if buffer:
+                    self._release(lane, list(buffer))
         self.flush()
 
     def run(self, stop: threading.Event, *, wait_seconds: int = 20) -> None:
