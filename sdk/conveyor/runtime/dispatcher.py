@@ -41,11 +41,12 @@ from aws_lambda_powertools import Logger
 from ..catalog import Catalog, TaskType
 from ..model import PRIORITY_WEIGHTS
 from ..policy.fair import Ticket
-from ..policy.lookahead import BATCH, PER_LANE, Lookahead, expired, to_extend
+from ..policy.lookahead import PER_LANE, Lookahead
 from ..policy.picker import WeightedLanePicker
 from ..ports import Clock, ControlStore, InMessage, Lanes, SystemClock, TaskStore
 from ..tenancy.dispatching import DispatcherTenancy
 from ..topology import Topology
+from . import holding
 from .executors import Executor
 from .fairness import FairChoice
 from .intake import Held, Intake, PauseSetUnknown
@@ -431,55 +432,31 @@ class Dispatcher:
         of 10 per lane; drop from the buffer those whose time ran out or whose extension
         failed (SQS delivers them again; nothing is released, nothing started twice).
         Returns how many were extended."""
-        now = self.clock.now()
-        extended = 0
+        now, extended = self.clock.now(), 0
         with self._lock:
             for lane, buffer in self.buffers.items():
-                if not buffer:
-                    continue
-                items = list(buffer)
-                until = [h.hidden_until for h in items]
-                gone = [items[i] for i in expired(until, now)]
-                picked = [items[i] for i in to_extend(until, now, self.lane_visibility)]
-                for start in range(0, len(picked), BATCH):
-                    chunk = picked[start : start + BATCH]
-                    entries = [(h.message.receipt, int(self.lane_visibility)) for h in chunk]
-                    try:
-                        refused = set(self.lanes.change_visibility_batch(lane, entries))
-                    except Exception:
-                        logger.exception("could not extend held messages", extra={"lane": lane})
-                        refused = {h.message.receipt for h in chunk}
-                    for held in chunk:
-                        if held.message.receipt in refused:
-                            gone.append(held)
-                        else:
-                            held.hidden_until = now + self.lane_visibility
-                            extended += 1
-                if gone:
-                    self.stats.extend_failed += len(gone)
-                    logger.warning(
-                        "held messages dropped: left to their lane",
-                        extra={"lane": lane, "count": len(gone)},
+                if buffer:
+                    done, gone = holding.extend(
+                        self.lanes, lane, list(buffer), now, self.lane_visibility
                     )
+                    extended += done
+                    self.stats.extend_failed += len(gone)
                     self._drop(lane, gone)
             self.stats.extended += extended
         return extended
 
     def _drop(self, lane: str, helds: list[Held]) -> None:
         """Forget held messages without a request: SQS delivers them again."""
-        gone = {id(h) for h in helds}
-        buffer = self.buffers[lane]
-        kept = [h for h in buffer if id(h) not in gone]
-        buffer.clear()
-        buffer.extend(kept)
+        if not helds:
+            return
+        holding.remove(self.buffers[lane], helds)
         if self.fair is not None:
             for held in helds:
                 self.fair.withdraw(held)
 
     def _release(self, lane: str, helds: list[Held]) -> None:
         """Hand held messages back to their lane now (visibility 0, in batches of 10);
-        one received ``RECYCLE_AT`` times or more is re-sent fresh by the outbox. A failed
-        release costs nothing but time: the message reappears when its visibility ends."""
+        one received ``RECYCLE_AT`` times or more is re-sent fresh by the outbox."""
         self._drop(lane, helds)
         self.stats.released += len(helds)
         back: list[Held] = []
@@ -489,12 +466,7 @@ class Dispatcher:
             else:
                 self.stats.kinds["released"] += 1
                 back.append(held)
-        for start in range(0, len(back), BATCH):
-            entries = [(h.message.receipt, 0) for h in back[start : start + BATCH]]
-            try:
-                self.lanes.change_visibility_batch(lane, entries)
-            except Exception:
-                logger.exception("could not release held messages", extra={"lane": lane})
+        holding.release(self.lanes, lane, back)
 
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1
