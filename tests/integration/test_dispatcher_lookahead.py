@@ -21,7 +21,7 @@ from tests.support import ledger
 from tests.support.waiting import wait_terminal
 
 #: Seconds a received lane message stays hidden (the lanes are set to it).
-VIS = 3
+VIS = 5
 BATCH_CALL = ("sqs", "ChangeMessageVisibilityBatch")
 
 
