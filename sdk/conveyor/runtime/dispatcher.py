@@ -218,6 +218,12 @@ class Dispatcher:
         """Leases and supervision (see ``DispatcherTenancy``); seconds to the next tick."""
         if self.tenancy is None:
             return 60.0
+        with self._lock:
+            counts = {lane: len(buffer) for lane, buffer in self.buffers.items()}
+            oldest = min(
+                (h.env.enqueued_at for b in self.buffers.values() for h in b), default=None
+            )
+        self.tenancy.holding(counts, oldest)
         wait = self.tenancy.tick()
         if self.fair is not None:
             with self._lock:
