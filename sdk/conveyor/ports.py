@@ -186,7 +186,7 @@ class Lanes(Protocol):
 
     def change_visibility_batch(self, queue: str, entries: Sequence[tuple[str, int]]) -> list[str]:
         """Set each ``(receipt, seconds)``'s visibility, 10 per request; returns the
-        receipts that were refused (a receipt no longer current, say). Raises when a
+        receipts that were refused (an invalid or expired receipt). Raises when a
         request fails as a whole (after botocore's retries): its outcome is unknown."""
         ...
 

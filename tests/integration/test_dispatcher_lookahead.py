@@ -160,3 +160,23 @@ def _id(message) -> str:
     from conveyor.envelope import parse
 
     return parse(message.body).task_id
+
+
+def test_a_tenant_over_its_cap_is_sidelined_in_batches_while_another_waits(rig):
+    rt, counter, _ = rig
+    _, _, lane = _submit(rt, 2, tenant="quiet")
+    _submit(rt, 28, tenant="noisy")
+    # 20 per lane, so 10 per tenant while another tenant is held
+    dispatcher = rt.dispatcher(lane_visibility=60, pause_refresh=3600, buffer_per_lane=20)
+    counter.reset()
+    for _ in range(3):
+        dispatcher.ingest(lane, dispatcher.lanes.receive(lane, max_messages=dispatcher.room(lane)))
+    tenants = [h.env.tenant for h in dispatcher.buffers[lane]]
+    assert (tenants.count("quiet"), tenants.count("noisy")) == (2, 10)
+    # received 10 + 10 + 8: the 16 noisy ones past the cap went back hidden, 10 a request
+    assert dispatcher.stats.kinds["sidelined"] == 16
+    assert counter.requests[BATCH_CALL] == 2
+    assert counter.requests[("sqs", "ChangeMessageVisibility")] == 0
+    depth = rt.lanes.depth(lane)
+    assert (depth.visible, depth.in_flight) == (2, 28)
+    dispatcher.settle_running()

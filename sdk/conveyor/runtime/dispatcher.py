@@ -308,13 +308,15 @@ class Dispatcher:
             if self.fair is None:
                 self.buffers[lane].extend(runnable)
                 return
+            holds: list[tuple[InMessage, Outcome]] = []
             for held in runnable:
                 hold = self.fair.admit(held, now)
                 if hold is not None:
-                    self._settle(lane, held.message, hold)
+                    holds.append((held.message, hold))
                     continue
                 self.buffers[lane].append(held)
                 self.fair.offer(held, now)
+            self._hide(lane, holds)
 
     def _eligible(self, task_type: TaskType) -> bool:
         if task_type.executor == "fargate":
@@ -465,14 +467,21 @@ class Dispatcher:
         one received ``RECYCLE_AT`` times or more is re-sent fresh by the outbox."""
         self._drop(lane, helds)
         self.stats.released += len(helds)
-        back: list[Held] = []
-        for held in helds:
-            if held.message.receive_count >= RECYCLE_AT:
-                self._settle(lane, held.message, Outcome(HOLD, held.env.task_id, "released"))
-            else:
-                self.stats.kinds["released"] += 1
-                back.append(held)
-        holding.release(self.lanes, lane, back)
+        self._hide(lane, [(h.message, Outcome(HOLD, h.env.task_id, "released")) for h in helds])
+
+    def _hide(self, lane: str, holds: list[tuple[InMessage, Outcome]]) -> None:
+        """Settle HOLD outcomes of one lane together: their hide times in batches of 10
+        (``holding.hide``), where the outbox would send one request each; a message
+        received ``RECYCLE_AT`` times or more goes to the outbox to be re-sent fresh."""
+        entries: list[tuple[str, int]] = []
+        for message, outcome in holds:
+            if message.receive_count >= RECYCLE_AT:
+                self._settle(lane, message, outcome)
+                continue
+            self.stats.kinds[outcome.kind] += 1
+            seconds = int(min(MAX_VISIBILITY, max(0, round(outcome.delay))))
+            entries.append((message.receipt, seconds))
+        holding.hide(self.lanes, lane, entries)
 
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1

@@ -55,15 +55,16 @@ def extend(
     return extended, gone
 
 
-def release(lanes: Lanes, lane: str, held: Sequence[Held]) -> None:
-    """Make ``held`` visible in ``lane`` now. A failed request costs only time: those
-    messages reappear when their visibility ends."""
-    for start in range(0, len(held), BATCH):
-        entries = [(h.message.receipt, 0) for h in held[start : start + BATCH]]
+def hide(lanes: Lanes, lane: str, entries: Sequence[tuple[str, int]]) -> None:
+    """Set each ``(receipt, seconds)``'s visibility in ``lane``, 10 per request: held
+    messages handed back (0), messages sidelined or waiting for rate tokens (their hide
+    time). A failed request costs only time: those messages reappear when their current
+    visibility ends (and are looked at again then)."""
+    for start in range(0, len(entries), BATCH):
         try:
-            lanes.change_visibility_batch(lane, entries)
+            lanes.change_visibility_batch(lane, entries[start : start + BATCH])
         except Exception:
-            logger.exception("could not release held messages", extra={"lane": lane})
+            logger.exception("could not set the visibility of messages", extra={"lane": lane})
 
 
 def remove(buffer: deque[Held], held: Iterable[Held]) -> None:
