@@ -186,6 +186,12 @@ class Lanes(Protocol):
 
     def change_visibility(self, queue: str, receipt: str, seconds: int) -> None: ...
 
+    def change_visibility_batch(self, queue: str, entries: Sequence[tuple[str, int]]) -> list[str]:
+        """Set each ``(receipt, seconds)``'s visibility, 10 per request; returns the
+        receipts that were refused (an invalid or expired receipt). Raises when a
+        request fails as a whole (after botocore's retries): its outcome is unknown."""
+        ...
+
     def depth(self, queue: str) -> Depth: ...
 
 

@@ -332,3 +332,20 @@ def test_a_lean_outcome_write_goes_from_queued_fenced_by_the_token_read(store):
     store.create(record("lean-2", state=TaskState.RUNNING), NOW)
     with pytest.raises(InvalidTransition):  # a lean write never leaves RUNNING
         store.transition("lean-2", TaskState.SUCCEEDED, {}, NOW, lean=True)
+
+
+def test_lanes_change_visibility_in_batches_and_report_refused_receipts(lanes):
+    impl, queue = lanes
+    impl.send(queue, [OutMessage(body=f'{{"n":{i}}}', group="g", id=str(i)) for i in range(12)])
+    got = []
+    for _ in range(5):
+        got += impl.receive(queue, max_messages=10, visibility=30)
+    assert len(got) == 12
+    assert impl.change_visibility_batch(queue, [(m.receipt, 0) for m in got]) == []
+    again = []
+    for _ in range(5):
+        again += impl.receive(queue, max_messages=10, visibility=30)
+    assert sorted(m.body for m in again) == sorted(m.body for m in got)
+    entries = [(again[0].receipt, 0), ("not-a-receipt", 0)]
+    assert impl.change_visibility_batch(queue, entries) == ["not-a-receipt"]
+    assert impl.depth(queue).visible == 1

@@ -76,3 +76,38 @@ def test_a_message_received_50_times_is_recycled_not_left_to_sqs_redrive():
     assert fresh.body == message.body
     assert fresh.receive_count == 0  # a new message: the receive count starts again
     assert fresh.message_id != message.message_id
+
+
+def test_held_messages_are_extended_on_the_clock_and_a_stale_receipt_is_dropped():
+    from conveyor.ports import FakeClock
+
+    clock = FakeClock()
+    rt = memory_runtime(ledger.catalog, clock=clock)  # lanes hide a message for 30 s
+    client = rt.client()
+    lane = client.get(client.submit("work", {"mode": "ok"}).task_id).lane
+    for _ in range(11):
+        client.submit("work", {"mode": "ok"})
+    dispatcher = rt.dispatcher(lane_visibility=30, pause_refresh=3600)
+    for _ in range(2):
+        dispatcher.ingest(lane, rt.lanes.receive(lane, max_messages=dispatcher.room(lane)))
+    buffer = dispatcher.buffers[lane]
+    assert len(buffer) == 12
+    clock.advance(15)
+    assert dispatcher.extend_held() == 0  # half its visibility left: not yet
+    stolen = buffer[0].message
+    rt.lanes.change_visibility(lane, stolen.receipt, 0)
+    (again,) = rt.lanes.receive(lane, max_messages=1)  # received elsewhere: a new receipt
+    assert again.message_id == stolen.message_id
+    clock.advance(6)  # 9 s left: under a third
+    assert dispatcher.extend_held() == 11
+    assert len(buffer) == 11 and stolen not in [h.message for h in buffer]
+    assert dispatcher.stats.extend_failed == 1
+    clock.advance(10)  # past the visibility they were received with: still hidden
+    depth = rt.lanes.depth(lane)
+    assert (depth.visible, depth.in_flight) == (0, 12)
+    clock.advance(15)  # the other receiver let the stolen one go; ours are extended again
+    assert dispatcher.extend_held() == 11
+    depth = rt.lanes.depth(lane)
+    assert (depth.visible, depth.in_flight) == (1, 11)
+    dispatcher.settle_running()
+    assert rt.lanes.depth(lane).visible == 12  # handed back at once

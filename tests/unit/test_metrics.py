@@ -102,6 +102,7 @@ def test_the_dispatcher_reports_lanes_dlq_outcomes_holds_and_top_tenants(rt, cap
     lanes = {d["lane"] for d in docs if "backlog" in d}
     assert lanes == set(rt.topology.lanes)
     assert values(docs, "backlog", lane=client.get(held).lane) == [0.0]  # held: in flight
+    assert {d["lane"] for d in docs if "held" in d} == set(rt.topology.lanes)
     tenants = {
         d["tenant"]: values([d], "tenant_dispatches")[0] for d in docs if "tenant_dispatches" in d
     }
@@ -197,3 +198,28 @@ def test_the_running_service_reports_its_metrics(rt, capsys, monkeypatch):
     assert values(docs, "dlq_depth") and {d["service"] for d in docs} == {"conveyor-dispatcher"}
     assert [d["lane"] for d in docs if "oldest_age_received" in d] == [lane]
     assert type(dispatcher.executor).__name__ == "MeteredExecutor"
+
+
+def test_the_look_ahead_reports_held_messages_and_their_extensions(capsys):
+    from conveyor.ports import FakeClock
+
+    clock = FakeClock()
+    rt = memory_runtime(ledger.catalog, Topology(prefix="met"), clock=clock)  # 30 s visibility
+    client = rt.client()
+    lane = client.get(client.submit("work", {"mode": "ok"}).task_id).lane
+    for _ in range(11):
+        client.submit("work", {"mode": "ok"})
+    dispatcher = rt.dispatcher(lane_visibility=30, pause_refresh=3600)
+    reporter = DispatcherMetrics(dispatcher, MetricsSink("conveyor-dispatcher", interval=60))
+    for _ in range(2):
+        dispatcher.ingest(lane, rt.lanes.receive(lane, max_messages=dispatcher.room(lane)))
+    clock.advance(21)
+    assert dispatcher.extend_held() == 12
+    emf(capsys)
+    reporter.report()
+    docs = emf(capsys)
+    assert values(docs, "held", lane=lane) == [12.0]
+    assert values(docs, "held_extended") == [12.0] and values(docs, "held_dropped") == []
+    reporter.report()
+    assert values(emf(capsys), "held_extended") == []  # deltas
+    dispatcher.settle_running()

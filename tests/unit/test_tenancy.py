@@ -253,3 +253,23 @@ def test_an_idle_supervisor_reads_depths_once_per_idle_interval():
     clock.advance(2)
     sup.tick(topology.lanes)  # a lane still holds work: every tick reads
     assert CountingLanes.reads == 4 * len(topology.lanes)
+
+
+def test_messages_the_dispatcher_holds_count_as_backlog_depth_and_age():
+    clock, control = FakeClock(), MemoryControl()
+    topology = Topology(prefix="mt", shards=1)
+    lanes = MemoryLanes(clock)
+    sup = _supervisor(clock, control, lanes, topology)
+    lane = topology.lanes[0]
+    lanes.send(lane, [OutMessage(body="{}", group="x", id="1")])
+    sup.observe("x", age=1.0)
+    sup.finished(1)
+    clock.advance(1)
+    assert not sup.tick(topology.lanes).overloaded
+    assert control.view().depths[lane] == 1
+    # 150 received and held (hidden in SQS), the oldest enqueued 40 s ago: over max_age
+    sup.holding({lane: 150}, oldest_age=40.0)
+    sup.finished(1)
+    clock.advance(1)
+    assert sup.tick(topology.lanes).overloaded
+    assert control.view().depths[lane] == 151

@@ -106,6 +106,21 @@ class SqsLanes:
             QueueUrl=self.url(queue), ReceiptHandle=receipt, VisibilityTimeout=int(seconds)
         )
 
+    def change_visibility_batch(self, queue: str, entries: Sequence[tuple[str, int]]) -> list[str]:
+        url = self.url(queue)
+        failed: list[str] = []
+        for start in range(0, len(entries), 10):
+            chunk = entries[start : start + 10]
+            response = self.sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": int(seconds)}
+                    for i, (receipt, seconds) in enumerate(chunk)
+                ],
+            )
+            failed += [chunk[int(f["Id"])][0] for f in response.get("Failed", [])]
+        return failed
+
     def depth(self, queue: str) -> Depth:
         attrs = self.sqs.get_queue_attributes(
             QueueUrl=self.url(queue),

@@ -48,9 +48,7 @@ def dispatcher(
             runtime.topology.prefix,
         )
     )
-    service = runtime.dispatcher(
-        executor, runner=runner, lane_visibility=visibility, buffer_seconds=visibility * 0.75
-    )
+    service = runtime.dispatcher(executor, runner=runner, lane_visibility=visibility)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

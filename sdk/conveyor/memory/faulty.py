@@ -216,5 +216,10 @@ class FaultyLanes:
             "change_visibility", lambda: self.inner.change_visibility(queue, receipt, seconds)
         )
 
+    def change_visibility_batch(self, queue: str, entries: Sequence[tuple[str, int]]) -> list[str]:
+        return self._call(
+            "change_visibility", lambda: self.inner.change_visibility_batch(queue, entries)
+        )
+
     def depth(self, queue: str) -> Depth:
         return self._call("depth", lambda: self.inner.depth(queue))

@@ -100,6 +100,19 @@ class MemoryLanes:
                     return
         raise KeyError(f"receipt {receipt!r} is not in flight on {queue!r}")
 
+    def change_visibility_batch(self, queue: str, entries: Sequence[tuple[str, int]]) -> list[str]:
+        now = self.clock.now()
+        failed: list[str] = []
+        with self._lock:
+            by_receipt = {s.receipt: s for s in self._queue(queue) if s.receipt}
+            for receipt, seconds in entries:
+                stored = by_receipt.get(receipt)
+                if stored is None:
+                    failed.append(receipt)
+                else:
+                    stored.visible_at = now + seconds
+        return failed
+
     def depth(self, queue: str) -> Depth:
         now = self.clock.now()
         with self._lock:

@@ -14,6 +14,9 @@ each hand-over and times it until its outcome is back) and ``report`` -- every
   ``ApproximateAgeOfOldestMessage`` per lane is free and is what the alarm watches);
 * ``dispatched`` per type (the dispatch rate is its Sum per period), ``received``;
 * ``aimd_window`` per executor target (the fair scheduler's AIMD limit, calls in flight);
+* ``held`` per lane: messages in the look-ahead (received, hidden in SQS, not started);
+  ``held_extended`` / ``held_dropped``: visibility extensions made, and held messages
+  dropped because theirs failed or ran out (SQS delivers those again);
 * ``settled`` per outcome kind -- ``paused`` (held), ``quota`` (over its concurrency
   limit), ``throttled``, ``busy``, ... -- as deltas of the dispatcher's counters;
 * ``tenant_dispatches`` and ``tenant_executor_seconds`` for the top tenants
@@ -91,6 +94,7 @@ class DispatcherMetrics:
         self.executor: MeteredExecutor = executor
         self._kinds: Counter[str] = Counter()
         self._received = 0
+        self._holding: Counter[str] = Counter()
         self._reconciled: Counter[str] = Counter()
         self._oldest_lane: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -149,6 +153,13 @@ class DispatcherMetrics:
             sink.gauge("oldest_age_received", age, "Milliseconds", lane=lane)
         for priority, age in self.executor.oldest().items():
             sink.gauge("oldest_age", age, "Milliseconds", priority=priority)
+        for lane in d.topology.lanes:
+            sink.gauge("held", len(d.buffers.get(lane, ())), lane=lane)
+        holding = (("held_extended", stats.extended), ("held_dropped", stats.extend_failed))
+        for name, total in holding:
+            if total > self._holding[name]:
+                sink.count(name, total - self._holding[name])
+            self._holding[name] = total
         fair = getattr(d, "fair", None)
         windows = getattr(fair, "windows", None)
         if callable(windows):

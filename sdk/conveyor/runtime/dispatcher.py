@@ -1,11 +1,17 @@
 """The dispatcher: push mode. Pulls lanes, decides, hands tasks to executors.
 
 Pulled messages are classified by the ``Intake`` (creators, malformed, expired, paused);
-runnable ones wait in a small per-lane buffer while their type is at its concurrency
-quota; one that waits longer than ``buffer_seconds`` (default 45 s, inside the lanes'
-60 s visibility) is released to the lane, so nothing is redelivered behind our back.
-Otherwise a task goes to the executor of its type: Lambda types run one task per
-invocation; Fargate types are forwarded, in batches, to the type's work queue.
+runnable ones wait in a per-lane buffer (the look-ahead: up to ``buffer_per_lane``, 200
+by default, and ``Lookahead.total`` across lanes) until the scheduler picks them. While
+held, their visibility is extended in batches of 10 once less than a third of it is
+left (``policy.lookahead.to_extend``), so the scheduler can reach deep into a lane at
+about one ``ChangeMessageVisibilityBatch`` per 10 held messages per extension. A held
+message is handed back (visibility 0, in batches) only when the dispatcher gives it up:
+shutdown, a lane lease lost, or ``buffer_seconds`` if set; one whose extension fails is
+dropped from the buffer and left to SQS to deliver again (starting a task is fenced by
+its attempt token, so a second copy received elsewhere cannot run it twice).
+A task goes to the executor of its type: Lambda types run one task per invocation;
+Fargate types are forwarded, in batches, to the type's work queue.
 
 Which buffered task starts next is the ``FairChoice``'s decision (``scheduler="fair"``,
 the default): weighted fair share in executor-seconds over (priority, tenant), within
@@ -35,11 +41,12 @@ from aws_lambda_powertools import Logger
 from ..catalog import Catalog, TaskType
 from ..model import PRIORITY_WEIGHTS
 from ..policy.fair import Ticket
-from ..policy.lookahead import Lookahead
+from ..policy.lookahead import PER_LANE, Lookahead
 from ..policy.picker import WeightedLanePicker
 from ..ports import Clock, ControlStore, InMessage, Lanes, SystemClock, TaskStore
 from ..tenancy.dispatching import DispatcherTenancy
 from ..topology import Topology
+from . import holding
 from .executors import INVOCATION_FAILED, Executor
 from .fairness import FairChoice
 from .intake import Held, Intake, PauseSetUnknown
@@ -50,6 +57,8 @@ from .runner import TaskRunner
 from .service import serve
 
 __all__ = ["MAX_VISIBILITY", "RECYCLE_AT", "Dispatcher", "DispatcherStats"]
+#: Messages held across all lanes by default (bodies are at most 192 KiB inline).
+LOOKAHEAD_TOTAL = 1000
 
 logger = Logger(service="conveyor-dispatcher")
 _Held = Held  # the name tests and older callers use
@@ -74,6 +83,11 @@ class DispatcherStats:
     dispatched: Counter[str] = field(default_factory=Counter)
     forwarded: Counter[str] = field(default_factory=Counter)
     received: int = 0
+    #: held messages whose visibility was extended / whose extension failed (dropped)
+    extended: int = 0
+    extend_failed: int = 0
+    #: held messages handed back to their lane (visibility 0)
+    released: int = 0
 
 
 class Dispatcher:
@@ -89,8 +103,8 @@ class Dispatcher:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         max_in_flight: int = 64,
-        buffer_per_lane: int = 10,
-        buffer_seconds: float = 45.0,
+        buffer_per_lane: int = PER_LANE,
+        buffer_seconds: float | None = None,
         hold_seconds: float = 20.0,
         flush_every: float = 2.0,
         lane_visibility: int = 60,
@@ -115,7 +129,18 @@ class Dispatcher:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.max_in_flight = max_in_flight
+        if buffer_per_lane < 1:
+            raise ValueError(f"buffer_per_lane must be >= 1, got {buffer_per_lane}")
+        #: Messages held per lane (the look-ahead's depth in one lane).
         self.buffer_per_lane = buffer_per_lane
+        #: The look-ahead's bounds: per tenant (applied only while others wait) and in
+        #: total across lanes (with the outbox's backlog, the pull bound).
+        self.lookahead = lookahead or Lookahead(
+            per_tenant=max(1, buffer_per_lane // 2),
+            total=max(buffer_per_lane, LOOKAHEAD_TOTAL),
+        )
+        #: Seconds after which a held message is handed back to its lane anyway (None:
+        #: held, its visibility extended, until it starts or the dispatcher gives it up).
         self.buffer_seconds = buffer_seconds
         #: Seconds a finished message may wait for its batched ack (the service loop
         #: flushes at 10 pending or after this long, whichever comes first; forwards and
@@ -158,9 +183,7 @@ class Dispatcher:
                 catalog,
                 max_in_flight=max_in_flight,
                 rng=self.rng,
-                # by default the pull limits bound the buffer and nothing is sidelined
-                lookahead=lookahead
-                or Lookahead(per_tenant=max(1, max_in_flight), total=max(1, max_in_flight)),
+                lookahead=self.lookahead,
                 tenant_share=tenant_share,
             )
             if scheduler == "fair"
@@ -171,6 +194,7 @@ class Dispatcher:
         self.in_flight: Counter[str] = Counter()
         self.stats = DispatcherStats()
         self._next_poll: dict[str, float] = {}
+        self._extend_at = float("-inf")  # when extend_held next looks (dispatcher's clock)
         self._empty_wait: dict[str, float] = {}
         self._lock = threading.RLock()
         self.tenancy: DispatcherTenancy | None = None
@@ -195,6 +219,12 @@ class Dispatcher:
         """Leases and supervision (see ``DispatcherTenancy``); seconds to the next tick."""
         if self.tenancy is None:
             return 60.0
+        with self._lock:
+            counts = {lane: len(buffer) for lane, buffer in self.buffers.items()}
+            oldest = min(
+                (h.env.enqueued_at for b in self.buffers.values() for h in b), default=None
+            )
+        self.tenancy.holding(counts, oldest)
         wait = self.tenancy.tick()
         if self.fair is not None:
             with self._lock:
@@ -205,11 +235,8 @@ class Dispatcher:
         """Hand ``lane``'s buffered messages back at once: its lease moves elsewhere."""
         with self._lock:
             buffer = self.buffers.get(lane)
-            while buffer:
-                held = buffer.popleft()
-                if self.fair is not None:
-                    self.fair.withdraw(held)
-                self._settle(lane, held.message, Outcome(HOLD, held.env.task_id, "released"))
+            if buffer:
+                self._release(lane, list(buffer))
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -221,10 +248,10 @@ class Dispatcher:
             self.tenancy_tick()
         now = time.monotonic()
         for lane in filter(self.serves, self.topology.lanes):
-            room = self.buffer_per_lane - len(self.buffers[lane])
-            if room > 0 and self._capacity() > 0 and now >= self._next_poll.get(lane, 0.0):
+            room = self.room(lane)
+            if room > 0 and now >= self._next_poll.get(lane, 0.0):
                 try:
-                    messages = self.lanes.receive(lane, max_messages=min(10, room))
+                    messages = self.lanes.receive(lane, max_messages=room)
                 except Exception:
                     logger.exception("receive failed", extra={"lane": lane})
                     messages = []
@@ -247,11 +274,13 @@ class Dispatcher:
             self._empty_wait[lane] = wait
             self._next_poll[lane] = now + wait
 
-    def _capacity(self) -> int:
-        """Messages we may still pull: held, running and unsent ones all count, so an
-        outage of the outbox's sends stops pulling instead of piling up receipts."""
-        buffered = sum(len(b) for b in self.buffers.values())
-        return self.max_in_flight - len(self.running) - buffered - self.outbox.pending()
+    def room(self, lane: str) -> int:
+        """Messages the next receive on ``lane`` may take (0..10): the lane's depth and
+        the total look-ahead, where held and unsent messages both count (an outage of the
+        outbox's sends stops pulling instead of piling up receipts)."""
+        with self._lock:
+            held = sum(len(b) for b in self.buffers.values()) + self.outbox.pending()
+            return self.lookahead.room(len(self.buffers[lane]), self.buffer_per_lane, held)
 
     def paused(self) -> frozenset[tuple[str, str]]:
         return self.intake.paused()
@@ -274,17 +303,21 @@ class Dispatcher:
             if self.tenancy is not None:
                 for held in runnable:
                     self.tenancy.observe(held.env)
+            now = self.clock.now()
+            for held in runnable:
+                held.hidden_until = held.since + self.lane_visibility
             if self.fair is None:
                 self.buffers[lane].extend(runnable)
                 return
-            now = self.clock.now()
+            holds: list[tuple[InMessage, Outcome]] = []
             for held in runnable:
                 hold = self.fair.admit(held, now)
                 if hold is not None:
-                    self._settle(lane, held.message, hold)
+                    holds.append((held.message, hold))
                     continue
                 self.buffers[lane].append(held)
                 self.fair.offer(held, now)
+            self._hide(lane, holds)
 
     def _eligible(self, task_type: TaskType) -> bool:
         if task_type.executor == "fargate":
@@ -301,6 +334,8 @@ class Dispatcher:
                 if held is None:
                     break
                 self._start(held)
+            if self.buffer_seconds is None:
+                return
             for lane, buffer in self.buffers.items():
                 for held in [h for h in buffer if now - h.since >= self.buffer_seconds]:
                     buffer.remove(held)
@@ -369,6 +404,7 @@ class Dispatcher:
                 (done if item.future.done() else pending).append(item)
             self.running = pending
             self._extend(pending)
+            self.extend_held()
             if done and self.tenancy is not None:
                 self.tenancy.finished(len(done))
             for item in done:
@@ -410,6 +446,59 @@ class Dispatcher:
                     )
                 except Exception:
                     logger.exception("could not extend a lane message")
+
+    def extend_held(self) -> int:
+        """Extend the visibility of held messages that are due (``to_extend``), in batches
+        of 10 per lane; drop from the buffer those whose time ran out or whose extension
+        failed (SQS delivers them again; nothing is released, nothing started twice).
+        Returns how many were extended. Cheap between due times: it looks at the buffers
+        only once the soonest held message is due (one arriving later is due later)."""
+        now, extended = self.clock.now(), 0
+        visibility = self.lane_visibility
+        with self._lock:
+            if now < self._extend_at:
+                return 0
+            for lane, buffer in self.buffers.items():
+                if buffer:
+                    done, gone = holding.extend(self.lanes, lane, list(buffer), now, visibility)
+                    extended += done
+                    self.stats.extend_failed += len(gone)
+                    self._drop(lane, gone)
+            self.stats.extended += extended
+            soonest = min((h.hidden_until for b in self.buffers.values() for h in b), default=None)
+            later = now + visibility * 2 / 3  # the earliest a message received now is due
+            self._extend_at = later if soonest is None else min(later, soonest - visibility / 3)
+        return extended
+
+    def _drop(self, lane: str, helds: list[Held]) -> None:
+        """Forget held messages without a request: SQS delivers them again."""
+        if not helds:
+            return
+        holding.remove(self.buffers[lane], helds)
+        if self.fair is not None:
+            for held in helds:
+                self.fair.withdraw(held)
+
+    def _release(self, lane: str, helds: list[Held]) -> None:
+        """Hand held messages back to their lane now (visibility 0, in batches of 10);
+        one received ``RECYCLE_AT`` times or more is re-sent fresh by the outbox."""
+        self._drop(lane, helds)
+        self.stats.released += len(helds)
+        self._hide(lane, [(h.message, Outcome(HOLD, h.env.task_id, "released")) for h in helds])
+
+    def _hide(self, lane: str, holds: list[tuple[InMessage, Outcome]]) -> None:
+        """Settle HOLD outcomes of one lane together: their hide times in batches of 10
+        (``holding.hide``), where the outbox would send one request each; a message
+        received ``RECYCLE_AT`` times or more goes to the outbox to be re-sent fresh."""
+        entries: list[tuple[str, int]] = []
+        for message, outcome in holds:
+            if message.receive_count >= RECYCLE_AT:
+                self._settle(lane, message, outcome)
+                continue
+            self.stats.kinds[outcome.kind] += 1
+            seconds = int(min(MAX_VISIBILITY, max(0, round(outcome.delay))))
+            entries.append((message.receipt, seconds))
+        holding.hide(self.lanes, lane, entries)
 
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1
@@ -459,11 +548,8 @@ class Dispatcher:
             time.sleep(0.01)
         with self._lock:
             for lane, buffer in self.buffers.items():
-                while buffer:
-                    held = buffer.popleft()
-                    if self.fair is not None:
-                        self.fair.withdraw(held)
-                    self._settle(lane, held.message, Outcome(HOLD, held.env.task_id, "released"))
+                if buffer:
+                    self._release(lane, list(buffer))
         self.flush()
 
     def run(self, stop: threading.Event, *, wait_seconds: int = 20) -> None:

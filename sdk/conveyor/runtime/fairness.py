@@ -6,7 +6,8 @@
 * ``admit`` (at ingest): a message whose rate tokens are due later than
   ``hold_horizon`` seconds, counting those of its type and tenant already buffered, goes
   back to its lane hidden until then (outcome kind ``rate``); one beyond its tenant's
-  look-ahead share is sidelined (kind ``sidelined``); else it is buffered (``offer``).
+  look-ahead share while other tenants wait in the buffer is sidelined (kind
+  ``sidelined``); else it is buffered (``offer``).
 * ``next``: the next buffered message the gate admits, in fair order (None if none).
 * ``started`` / ``finished``: slots, tokens and the outcome (``throttled`` shrinks the
   target's AIMD window; the run time teaches the cost model and charges the tenant).
@@ -63,8 +64,13 @@ class FairChoice:
         """None to buffer ``held`` (then ``offer`` it); else how to hold it in its lane."""
         env = held.env
         name, tenant = held.task_type.name, env.tenant
+        others = len(self._by_tenant) - (tenant in self._by_tenant) > 0
         hide = self.brain.lookahead.hide_for(
-            self._by_tenant[tenant], len(self._tickets), held.message.receive_count, self.rng
+            self._by_tenant[tenant],
+            len(self._tickets),
+            held.message.receive_count,
+            self.rng,
+            others_waiting=others,
         )
         if hide is not None:
             return Outcome(HOLD, env.task_id, "sidelined", delay=hide, reason="look-ahead full")

@@ -56,13 +56,16 @@ class PauseSetUnknown(Exception):
 
 @dataclass
 class Held:
-    """A runnable message waiting in its lane's buffer since ``since`` (epoch seconds)."""
+    """A runnable message waiting in its lane's buffer since ``since``; hidden in its lane
+    until ``hidden_until`` (both seconds on the dispatcher's clock; the dispatcher sets
+    and extends ``hidden_until``)."""
 
     lane: str
     message: InMessage
     env: Envelope
     task_type: TaskType
     since: float
+    hidden_until: float = 0.0
 
 
 class Intake:

@@ -78,19 +78,13 @@ def serve(
     def pull(lane: str) -> float:
         if not dispatcher.serves(lane):
             return 1.0  # another dispatcher holds its lease
-        with dispatcher._lock:
-            room = min(
-                dispatcher.buffer_per_lane - len(dispatcher.buffers[lane]),
-                dispatcher._capacity(),
-            )
+        room = dispatcher.room(lane)  # 0..10: the lane's depth, the total look-ahead
         if room <= 0:
             return 0.05
-        messages = dispatcher.lanes.receive(
-            lane, max_messages=min(10, room), wait_seconds=wait_seconds
-        )
+        messages = dispatcher.lanes.receive(lane, max_messages=room, wait_seconds=wait_seconds)
         metrics.received(lane, messages)
         dispatcher.ingest(lane, messages)
-        if 0 < len(messages) < min(10, room):  # a trickle: let the next batch fill
+        if 0 < len(messages) < room:  # a trickle: let the next batch fill
             return dispatcher.fill_seconds
         return 0.0
 

@@ -141,9 +141,10 @@ def heavy1000(
     the traffic, 9%, which saturates nothing unless the quiet tenants alone fill 91% of
     the pool; saturation is what makes a backlog, so the heavy tenant here sends 2,000x.
 
-    The dispatcher is configured as it is by default (10 messages buffered per lane, a
-    look-ahead of ``max_in_flight`` with nothing sidelined, so a lane is FIFO as moto
-    serves it), and no tenant may hold more than 40% of the slots (``tenant_share``):
+    The dispatcher is given a shallow look-ahead (10 messages buffered per lane, as its
+    default was before the 200-deep look-ahead, with nothing sidelined), so a lane is
+    FIFO as moto serves it: the worst case, left for the tenancy layer (sharding, the
+    pool) to fix; and no tenant may hold more than 40% of the slots (``tenant_share``):
     without that headroom quiet tasks wait for a slot to free, whatever the lanes do.
     """
     calm = QUIET_RATE / heavy_rate
@@ -157,7 +158,7 @@ def heavy1000(
         warmup=30.0,
         slots=100,
         tenant_share=0.4,
-        # the dispatcher's defaults: 10 buffered per lane, nothing sidelined
+        # a shallow look-ahead (the dispatcher now holds 200 per lane): 10, nothing sidelined
         lookahead=Lookahead(per_tenant=100, total=100),
         buffer_per_lane=10,
         types=(TypeSpec("work", 1.0),),

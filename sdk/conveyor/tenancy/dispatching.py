@@ -16,7 +16,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ..envelope import Envelope
 from ..policy.backpressure import BackPressure
@@ -103,6 +103,12 @@ class DispatcherTenancy:
     def observe(self, env: Envelope) -> None:
         age = max(0.0, self.clock.now() - env.enqueued_at / 1000)
         self.supervisor.observe(env.tenant, age)
+
+    def holding(self, counts: Mapping[str, int], oldest_enqueued_ms: int | None) -> None:
+        """Messages held per lane and the oldest one's enqueue time (epoch ms)."""
+        now = self.clock.now()
+        age = 0.0 if oldest_enqueued_ms is None else max(0.0, now - oldest_enqueued_ms / 1000)
+        self.supervisor.holding(counts, age)
 
     def finished(self, n: int = 1) -> None:
         self.supervisor.finished(n)

@@ -6,6 +6,10 @@ tenant gets a pool lane. Runs on the dispatcher's control thread every ``interva
   producers put in the lanes, while dispatches are already fair-shared) and ``age`` (s
   since the task was enqueued) the oldest-age estimate of the backlog's head.
 * ``finished(n)`` counts settled tasks for the drain rate (an EWMA, tasks/s).
+* ``holding(counts, oldest_age)``: what the dispatcher holds received but not started
+  (its look-ahead, up to hundreds per lane, hidden in SQS while held) counts as backlog
+  too: in the lane depths and in the oldest age, so a deep buffer does not hide a
+  backlog's size or its head's age from back-pressure and the router.
 * ``tick(lanes)`` reads the depth of the lanes this dispatcher serves, publishes its
   back-pressure signal with those depths (``ControlStore.put_signal``, 1 WRU), and runs
   the pool policy: splits are written with a versioned conditional write, and only the
@@ -23,7 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from ..policy.backpressure import Backlog, BackPressure, Signal
@@ -69,6 +73,7 @@ class TenantSupervisor:
         self._seen = 0
         self._full_at: float | None = None
         self._depths: dict[str, int] = {}
+        self._held: dict[str, int] = {}
         self.oldest_age = 0.0
         self.drain_rate = 0.0
         self.signal = Signal(0.0, False)
@@ -84,6 +89,13 @@ class TenantSupervisor:
             self.detector.observe(tenant, now)
             self.oldest_age = max(self.oldest_age, age)
             self._seen += 1
+
+    def holding(self, counts: Mapping[str, int], oldest_age: float) -> None:
+        """The dispatcher holds ``counts[lane]`` received messages, the oldest enqueued
+        ``oldest_age`` seconds ago: part of the backlog at the next tick."""
+        with self._lock:
+            self._held = {lane: n for lane, n in counts.items() if n}
+            self.oldest_age = max(self.oldest_age, oldest_age)
 
     def finished(self, n: int = 1) -> None:
         with self._lock:
@@ -111,12 +123,13 @@ class TenantSupervisor:
             self.drain_rate = rate if self.drain_rate == 0 else 0.7 * self.drain_rate + 0.3 * rate
             self._finished = 0
             oldest, self.oldest_age = self.oldest_age, 0.0
+            held = dict(self._held)
             heavy = self.detector.heavy(now)
         depths: dict[str, int] = {}
         for lane in served:
             try:
                 depth = self.lanes.depth(lane)
-                depths[lane] = depth.visible + depth.delayed
+                depths[lane] = depth.visible + depth.delayed + held.get(lane, 0)
             except Exception:
                 self.errors += 1
                 _log.warning("could not read the depth of %s", lane, exc_info=True)
