@@ -46,13 +46,14 @@ from ..policy.picker import WeightedLanePicker
 from ..ports import Clock, ControlStore, InMessage, Lanes, SystemClock, TaskStore
 from ..tenancy.dispatching import DispatcherTenancy
 from ..topology import Topology
-from . import holding
+from .draining import Draining
 from .executors import INVOCATION_FAILED, Executor
 from .fairness import FairChoice
+from .held import HeldMessages
 from .intake import Held, Intake, PauseSetUnknown
 from .outbox import MAX_VISIBILITY, RECYCLE_AT, Outbox
 from .outcome import HOLD, RETRY, Outcome
-from .reconciler import FROM_ENV, Reconciler, ReconcileStore, interval_from_env
+from .reconciler import FROM_ENV, interval_from_env
 from .runner import TaskRunner
 from .service import serve
 
@@ -90,7 +91,7 @@ class DispatcherStats:
     released: int = 0
 
 
-class Dispatcher:
+class Dispatcher(HeldMessages, Draining):
     def __init__(
         self,
         catalog: Catalog,
@@ -431,75 +432,6 @@ class Dispatcher:
             logger.exception("could not record a lost lean attempt")
             return outcome
 
-    def _extend(self, running: list[_Running]) -> None:
-        """Keep lane messages of long attempts hidden: every ``extend_every`` seconds their
-        visibility is pushed ``lane_visibility`` seconds out. Lanes can then keep a short
-        visibility (a crashed dispatcher's messages return within a minute) while one
-        attempt may run up to Lambda's 15 minutes."""
-        now = time.monotonic()
-        for item in running:
-            if now - item.extended_at >= self.extend_every:
-                item.extended_at = now
-                try:
-                    self.lanes.change_visibility(
-                        item.lane, item.message.receipt, self.lane_visibility
-                    )
-                except Exception:
-                    logger.exception("could not extend a lane message")
-
-    def extend_held(self) -> int:
-        """Extend the visibility of held messages that are due (``to_extend``), in batches
-        of 10 per lane; drop from the buffer those whose time ran out or whose extension
-        failed (SQS delivers them again; nothing is released, nothing started twice).
-        Returns how many were extended. Cheap between due times: it looks at the buffers
-        only once the soonest held message is due (one arriving later is due later)."""
-        now, extended = self.clock.now(), 0
-        visibility = self.lane_visibility
-        with self._lock:
-            if now < self._extend_at:
-                return 0
-            for lane, buffer in self.buffers.items():
-                if buffer:
-                    done, gone = holding.extend(self.lanes, lane, list(buffer), now, visibility)
-                    extended += done
-                    self.stats.extend_failed += len(gone)
-                    self._drop(lane, gone)
-            self.stats.extended += extended
-            soonest = min((h.hidden_until for b in self.buffers.values() for h in b), default=None)
-            later = now + visibility * 2 / 3  # the earliest a message received now is due
-            self._extend_at = later if soonest is None else min(later, soonest - visibility / 3)
-        return extended
-
-    def _drop(self, lane: str, helds: list[Held]) -> None:
-        """Forget held messages without a request: SQS delivers them again."""
-        if not helds:
-            return
-        holding.remove(self.buffers[lane], helds)
-        if self.fair is not None:
-            for held in helds:
-                self.fair.withdraw(held)
-
-    def _release(self, lane: str, helds: list[Held]) -> None:
-        """Hand held messages back to their lane now (visibility 0, in batches of 10);
-        one received ``RECYCLE_AT`` times or more is re-sent fresh by the outbox."""
-        self._drop(lane, helds)
-        self.stats.released += len(helds)
-        self._hide(lane, [(h.message, Outcome(HOLD, h.env.task_id, "released")) for h in helds])
-
-    def _hide(self, lane: str, holds: list[tuple[InMessage, Outcome]]) -> None:
-        """Settle HOLD outcomes of one lane together: their hide times in batches of 10
-        (``holding.hide``), where the outbox would send one request each; a message
-        received ``RECYCLE_AT`` times or more goes to the outbox to be re-sent fresh."""
-        entries: list[tuple[str, int]] = []
-        for message, outcome in holds:
-            if message.receive_count >= RECYCLE_AT:
-                self._settle(lane, message, outcome)
-                continue
-            self.stats.kinds[outcome.kind] += 1
-            seconds = int(min(MAX_VISIBILITY, max(0, round(outcome.delay))))
-            entries.append((message.receipt, seconds))
-        holding.hide(self.lanes, lane, entries)
-
     def _settle(self, lane: str, message: InMessage, outcome: Outcome) -> None:
         self.stats.kinds[outcome.kind] += 1
         self.outbox.settle(lane, message, outcome)
@@ -514,65 +446,10 @@ class Dispatcher:
         could not be sent and stays queued for the next flush."""
         return self.outbox.flush()
 
-    # -- service loop ---------------------------------------------------------------------
-
-    def lanes_empty(self) -> bool:
-        """No message visible, in flight or delayed on any lane (a few depth reads)."""
-        for lane in self.topology.lanes:
-            depth = self.lanes.depth(lane)
-            if depth.visible or depth.in_flight or depth.delayed:
-                return False
-        return True
-
-    def drain(self, *, idle_passes: int = 3, timeout: float = 60.0) -> bool:
-        """Step until the lanes are empty and nothing runs, for ``idle_passes`` passes in a
-        row, or ``timeout`` seconds pass. Returns True when drained."""
-        idle, deadline = 0, time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            busy = self.step() or self.running or any(self.buffers.values())
-            if not busy:
-                busy = not self.lanes_empty()
-            idle = 0 if busy else idle + 1
-            if idle >= idle_passes:
-                return True
-            if not self.running:
-                time.sleep(0.05)
-        self.settle_running()
-        return False
-
-    def settle_running(self, timeout: float = 60.0) -> None:
-        """Wait for attempts in flight, apply their outcomes, release buffered messages."""
-        deadline = time.monotonic() + timeout
-        while self.running and time.monotonic() < deadline:
-            self.collect()
-            time.sleep(0.01)
-        with self._lock:
-            for lane, buffer in self.buffers.items():
-                if buffer:
-                    self._release(lane, list(buffer))
-        self.flush()
-
     def run(self, stop: threading.Event, *, wait_seconds: int = 20) -> None:
         """Serve until ``stop`` is set: one long-polling puller thread per lane, and the
         reconciler on its own thread (every ``reconcile_every`` seconds)."""
         serve(self, stop, wait_seconds=wait_seconds, reconcile=self.reconciler())
-
-    def reconciler(self) -> Reconciler | None:
-        """The reconciler this service runs, or None (turned off, or a store without the
-        reconciler's queries)."""
-        if self.reconcile_every is None:
-            return None
-        if not isinstance(self.store, ReconcileStore):
-            logger.warning("this task store cannot be reconciled; no reconciler runs")
-            return None
-        return Reconciler(
-            self.catalog,
-            self.topology,
-            self.store,
-            self.lanes,
-            clock=self.clock,
-            interval=self.reconcile_every,
-        )
 
 
 def _outcome_of(future: Future[Outcome]) -> Outcome:
