@@ -191,10 +191,17 @@ def table_actions(built, role_id: str) -> dict[str, list]:
 
 def test_each_role_gets_only_the_table_actions_its_code_calls(tenant_synth):
     built = tenant_synth
-    for role_id in executor_role_ids(built).values():
-        assert set(table_actions(built, role_id)) == set(permissions.EXECUTOR_TABLE_ACTIONS)
-    for role_id in worker_role_ids(built).values():
-        assert set(table_actions(built, role_id)) == set(permissions.WORKER_TABLE_ACTIONS)
+    # A type declared submits=True (the example's reindex_catalog) also gets the submit
+    # API's actions: its handler submits follow-up tasks.
+    submit = set(permissions.SUBMIT_TABLE_ACTIONS)
+    for roles, own, executor in (
+        (executor_role_ids(built), permissions.EXECUTOR_TABLE_ACTIONS, "lambda"),
+        (worker_role_ids(built), permissions.WORKER_TABLE_ACTIONS, "fargate"),
+    ):
+        granted = [set(table_actions(built, role_id)) for role_id in roles.values()]
+        assert all(actions in (set(own), set(own) | submit) for actions in granted)
+        submitting = [t for t in catalog if t.executor == executor and t.submits]
+        assert sum(actions == set(own) | submit for actions in granted) == len(submitting)
     dispatcher = table_actions(built, dispatcher_role_id(built))
     assert set(dispatcher) == {*permissions.DISPATCHER_TABLE_ACTIONS, "dynamodb:DeleteItem"}
     assert dispatcher["dynamodb:DeleteItem"] == [
@@ -226,7 +233,8 @@ def test_no_role_may_batch_write_and_only_the_dispatcher_scans(synth, tenant_syn
             for a in actions_of(s)
             if a == "s3:DeleteObject"
         ]
-        assert len(objects) == 1  # the submit API's, undoing a failed submit
+        # the submit API's, undoing a failed submit, and each submits=True type's
+        assert len(objects) == 1 + sum(t.submits for t in catalog)
 
 
 def test_cfn_lint_reports_no_errors_on_the_multi_tenant_template(tenant_synth):
