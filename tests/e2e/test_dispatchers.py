@@ -29,6 +29,7 @@ from tests.support.services import (
     stop_all,
 )
 from tests.support.waiting import wait_for
+from tests.support.windows import most_starts
 
 pytestmark = pytest.mark.e2e
 
@@ -40,17 +41,6 @@ TASKS = 240
 METERED = 60
 #: Sliding window (s) over which starts of the rate-limited type are counted.
 WINDOW = 3.0
-
-
-def most_starts(starts: list[float], window: float) -> int:
-    """The most starts inside any window of ``window`` seconds (each start opens one)."""
-    starts = sorted(starts)
-    best, lo = 0, 0
-    for hi, at in enumerate(starts):
-        while at - starts[lo] >= window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def test_most_starts_counts_the_busiest_window():

@@ -24,6 +24,7 @@ from conveyor.topology import Topology
 from tests.support import ledger, tenants
 from tests.support.services import shorten_lanes, start_dispatcher, stop_all
 from tests.support.waiting import wait_terminal
+from tests.support.windows import most_starts
 
 pytestmark = pytest.mark.e2e
 
@@ -35,17 +36,6 @@ QUIET_BOUND = 7.0
 #: The least a task behind the noisy backlog would wait first-come: 200 x 0.1 s / 2.
 FIFO_FLOOR = NOISY * tenants.CHUNK_SECONDS / tenants.CHUNK_CONCURRENCY
 WINDOWS = (1.0, 2.0, 3.0)
-
-
-def most_starts(starts: list[float], window: float) -> int:
-    """The most starts inside any window of ``window`` seconds (each start opens one)."""
-    starts = sorted(starts)
-    best, lo = 0, 0
-    for hi, at in enumerate(starts):
-        while at - starts[lo] >= window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def test_a_quiet_tenant_behind_a_noisy_backlog_in_one_lane_waits_within_the_bound(
@@ -97,7 +87,9 @@ def test_a_quiet_tenant_behind_a_noisy_backlog_in_one_lane_waits_within_the_boun
     )
     assert max(waits) <= QUIET_BOUND < FIFO_FLOOR
     assert len(overtaken) >= NOISY // 2
-    assert all(busiest[w] <= bounds[w] for w in WINDOWS), busiest
+    # Start times are written just after each dispatch, so one start may land in a window
+    # its dispatch was not in: one start of slack (an unmetered run starts all 24 at once).
+    assert all(busiest[w] <= bounds[w] + 1 for w in WINDOWS), busiest
     effects = ledger.effects()
     assert all(effects[i] == 1 for i in quiet + metered)
     assert set(effects.values()) == {1}  # nothing ran twice (the noisy ones that ran too)
