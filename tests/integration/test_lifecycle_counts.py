@@ -84,17 +84,17 @@ def test_a_tasks_life_costs_exactly(aws, topology, task_type, extra_requests, ex
     requests, units = run_lifecycle(aws, topology, task_type)
     assert requests == {**BASE, **extra_requests}
     # 4 WRU per task (3 writes of an item < 1 KB + its by_type index entry; 3 unindexed),
-    # 1 RRU for the pause read (strongly consistent), 7 SQS requests in all, one Invoke
+    # 0.5 RRU for the pause read (eventually consistent), 7 SQS requests in all, one Invoke
     # per task, one event per task if on.
     assert units == {
         "ddb_wru": 4 * N,
-        "ddb_rru": 1.0,
+        "ddb_rru": 0.5,
         "sqs_requests": 7,
         "lambda_requests": N,
         **extra_units,
     }
     events, wru = extra_units.get("events", 0), extra_units.get("ddb_wru", 4 * N)
-    expected = (wru * 0.625 + 1 * 0.125 + 7 * 0.40 + N * 0.20 + events * 1.00) / N
+    expected = (wru * 0.625 + 0.5 * 0.125 + 7 * 0.40 + N * 0.20 + events * 1.00) / N
     assert per_million(units, N) == pytest.approx(expected)
 
 
@@ -112,14 +112,14 @@ def test_a_lean_tasks_life_costs_exactly(aws, topology, task_type, wru):
         ("dynamodb", "GetItem"): 1 + N,
     }
     # 3 WRU per task (create + its index entry + the outcome; 2 unindexed), 1 RRU per
-    # task's read plus the pause read, the same 7 SQS requests and one Invoke per task.
+    # task's read plus 0.5 for the pause read, the same 7 SQS requests and one Invoke per task.
     assert units == {
         "ddb_wru": wru,
-        "ddb_rru": 1.0 + N,
+        "ddb_rru": 0.5 + N,
         "sqs_requests": 7,
         "lambda_requests": N,
     }
-    expected = (wru * 0.625 + (1 + N) * 0.125 + 7 * 0.40 + N * 0.20) / N
+    expected = (wru * 0.625 + (0.5 + N) * 0.125 + 7 * 0.40 + N * 0.20) / N
     assert per_million(units, N) == pytest.approx(expected)
     if task_type == "welcome_lean_unindexed":  # the target for lean mode
         assert per_million(units, N) < 1.75

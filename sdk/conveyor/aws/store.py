@@ -345,9 +345,13 @@ class DynamoTaskStore:
         )
 
     def paused(self) -> frozenset[tuple[str, str]]:
-        item = self.ddb.get_item(
-            TableName=self.table, Key={"id": typed(self._PAUSES)}, ConsistentRead=True
-        ).get("Item", {})
+        """The pause set, eventually consistent (0.5 RRU): dispatchers read it every
+        couple of seconds while they pull, so a pause takes effect within that refresh
+        plus DynamoDB's propagation (typically under a second) either way, at half the
+        price of a consistent read."""
+        item = self.ddb.get_item(TableName=self.table, Key={"id": typed(self._PAUSES)}).get(
+            "Item", {}
+        )
         return frozenset(
             [("type", n) for n in item.get("types", {}).get("SS", [])]
             + [("tenant", n) for n in item.get("tenants", {}).get("SS", [])]
