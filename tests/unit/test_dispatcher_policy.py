@@ -32,7 +32,7 @@ def test_long_attempts_get_their_lane_message_extended():
     rt = memory_runtime(ledger.catalog)
     dispatcher = rt.dispatcher(lane_visibility=60)
     calls = []
-    rt.lanes.change_visibility = lambda lane, receipt, seconds: calls.append((receipt, seconds))
+    rt.lanes.change_visibility_batch = lambda lane, entries: calls.append(list(entries)) or []
     message = InMessage("m", "r-1", "{}", 1, 0)
     future: Future = Future()
     item = _Running(
@@ -40,9 +40,50 @@ def test_long_attempts_get_their_lane_message_extended():
     )
     dispatcher.running.append(item)
     dispatcher.collect()
-    assert calls == [("r-1", 60)]
+    assert calls == [[("r-1", 60)]]
     dispatcher.collect()
-    assert calls == [("r-1", 60)]  # not again before another 30 s
+    assert calls == [[("r-1", 60)]]  # not again before another 30 s
+
+
+def test_long_attempts_are_extended_ten_per_request_topped_up_with_the_next_due():
+    """12 attempts due and 10 at 20 s (over half of the 30 s): two full batches of 10;
+    the 2 that ran 5 s wait for their own turn."""
+    rt = memory_runtime(ledger.catalog)
+    dispatcher = rt.dispatcher(lane_visibility=60)
+    calls = []
+    rt.lanes.change_visibility_batch = lambda lane, entries: calls.append(list(entries)) or []
+    now, work = time.monotonic(), ledger.catalog.get("work")
+    ages = [31] * 12 + [20] * 10 + [5] * 2
+    for n, age in enumerate(ages):
+        message = InMessage(f"m{n}", f"r-{n}", "{}", 1, 0)
+        dispatcher.running.append(_Running("lane", message, work, Future(), extended_at=now - age))
+    dispatcher.collect()
+    assert [len(c) for c in calls] == [10, 10]
+    extended = {receipt for c in calls for receipt, _ in c}
+    assert {f"r-{n}" for n in range(12)} <= extended
+    assert {"r-22", "r-23"}.isdisjoint(extended)
+
+
+def test_a_failed_extension_is_tried_again_on_the_next_pass():
+    rt = memory_runtime(ledger.catalog)
+    dispatcher = rt.dispatcher(lane_visibility=60)
+    calls = []
+
+    def flaky(lane, entries):
+        calls.append(list(entries))
+        if len(calls) == 1:
+            raise ConnectionError("SQS did not answer")
+        return []
+
+    rt.lanes.change_visibility_batch = flaky
+    message = InMessage("m", "r-1", "{}", 1, 0)
+    item = _Running(
+        "lane", message, ledger.catalog.get("work"), Future(), extended_at=time.monotonic() - 31
+    )
+    dispatcher.running.append(item)
+    dispatcher.collect()
+    dispatcher.collect()
+    assert calls == [[("r-1", 60)], [("r-1", 60)]]
 
 
 def test_paused_tasks_come_back_spread_over_the_hold_window():

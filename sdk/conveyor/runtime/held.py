@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
+from ..policy.lookahead import BATCH
 from ..ports import Clock, InMessage, Lanes
 from . import holding
 from .intake import Held
@@ -46,20 +47,42 @@ class HeldMessages:
     _settle: Callable[[str, InMessage, Outcome], None]
 
     def _extend(self, running: list[_Running]) -> None:
-        """Keep lane messages of long attempts hidden: every ``extend_every`` seconds their
-        visibility is pushed ``lane_visibility`` seconds out. Lanes can then keep a short
-        visibility (a crashed dispatcher's messages return within a minute) while one
-        attempt may run up to Lambda's 15 minutes."""
+        """Keep lane messages of long attempts hidden: once ``extend_every`` seconds have
+        passed since an attempt's message was last extended, its visibility is pushed
+        ``lane_visibility`` seconds out. Lanes can then keep a short visibility (a crashed
+        dispatcher's messages return within a minute) while one attempt may run up to
+        Lambda's 15 minutes. Extensions go 10 per request per lane, a batch topped up
+        with the lane's next-due attempts (running half of ``extend_every`` or more), so
+        many long attempts cost about one request per 10 per ``extend_every``. A failed
+        request is tried again on the next pass (the message still has
+        ``lane_visibility - extend_every`` seconds); a refused receipt means the message
+        was received again elsewhere, where the attempt token fences a second start."""
         now = time.monotonic()
+        by_lane: dict[str, list[_Running]] = {}
         for item in running:
-            if now - item.extended_at >= self.extend_every:
-                item.extended_at = now
+            by_lane.setdefault(item.lane, []).append(item)
+        for lane, items in by_lane.items():
+            items.sort(key=lambda i: i.extended_at)  # the longest since extended first
+            due = sum(1 for i in items if now - i.extended_at >= self.extend_every)
+            if not due:
+                continue
+            early = sum(1 for i in items[due:] if now - i.extended_at >= self.extend_every / 2)
+            picked = items[: due + min(early, -due % BATCH)]
+            for start in range(0, len(picked), BATCH):
+                chunk = picked[start : start + BATCH]
+                entries = [(i.message.receipt, self.lane_visibility) for i in chunk]
                 try:
-                    self.lanes.change_visibility(
-                        item.lane, item.message.receipt, self.lane_visibility
-                    )
+                    refused = set(self.lanes.change_visibility_batch(lane, entries))
                 except Exception:
-                    logger.exception("could not extend a lane message")
+                    logger.exception("could not extend lane messages", extra={"lane": lane})
+                    continue
+                for item in chunk:
+                    item.extended_at = now
+                if refused:
+                    logger.warning(
+                        "running attempts' messages were received again elsewhere",
+                        extra={"lane": lane, "count": len(refused)},
+                    )
 
     def extend_held(self) -> int:
         """Extend the visibility of held messages that are due (``to_extend``), in batches
