@@ -37,9 +37,13 @@ def make_dynamodb_atomic() -> None:
     if _PATCHED:
         return
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    for name in _METHODS:
-        original = getattr(DynamoDBBackend, name, None)
+    # The whole request, not only the backend call: moto's UpdateItem handler deep-copies
+    # the stored item after the backend returns it, racing a concurrent write's changes.
+    targets = [(DynamoHandler, "call_action")] + [(DynamoDBBackend, n) for n in _METHODS]
+    for owner, name in targets:
+        original = getattr(owner, name, None)
         if original is None:
             continue
 
@@ -48,7 +52,7 @@ def make_dynamodb_atomic() -> None:
             with _LOCK:
                 return __original(self, *args, **kwargs)
 
-        setattr(DynamoDBBackend, name, locked)
+        setattr(owner, name, locked)
     _PATCHED = True
 
 
