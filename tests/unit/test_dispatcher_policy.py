@@ -93,9 +93,11 @@ def test_paused_tasks_come_back_spread_over_the_hold_window():
     for _ in range(10):
         client.submit("work", {"mode": "ok"})
     dispatcher = rt.dispatcher(hold_seconds=20, pause_refresh=0)
-    delays = []
-    rt.lanes.change_visibility = lambda lane, receipt, seconds: delays.append(seconds)
+    calls = []
+    rt.lanes.change_visibility_batch = lambda lane, entries: calls.append(list(entries)) or []
     dispatcher.step()
+    assert len(calls) == 1  # the 10 paused messages hidden in one request
+    delays = [seconds for _, seconds in calls[0]]
     assert len(delays) == 10
     assert all(20 <= d <= 30 for d in delays)
     assert len(set(delays)) >= 4  # jittered: resume does not release a herd at once

@@ -300,7 +300,9 @@ class Dispatcher(HeldMessages, Draining):
                 self._settle(lane, message, self.intake.unknown_hold(message))
             return
         with self._lock:
-            runnable = self.intake.classify(lane, messages, paused)
+            # paused ones, then those over a rate or sidelined: hidden 10 per request
+            holds: list[tuple[InMessage, Outcome]] = []
+            runnable = self.intake.classify(lane, messages, paused, holds)
             if self.tenancy is not None:
                 for held in runnable:
                     self.tenancy.observe(held.env)
@@ -309,8 +311,8 @@ class Dispatcher(HeldMessages, Draining):
                 held.hidden_until = held.since + self.lane_visibility
             if self.fair is None:
                 self.buffers[lane].extend(runnable)
+                self._hide(lane, holds)
                 return
-            holds: list[tuple[InMessage, Outcome]] = []
             for held in runnable:
                 hold = self.fair.admit(held, now)
                 if hold is not None:

@@ -119,14 +119,20 @@ class Intake:
         return Outcome(HOLD, "", "busy", delay=delay, reason="could not classify; held")
 
     def classify(
-        self, lane: str, messages: list[InMessage], paused: frozenset[tuple[str, str]]
+        self,
+        lane: str,
+        messages: list[InMessage],
+        paused: frozenset[tuple[str, str]],
+        holds: list[tuple[InMessage, Outcome]] | None = None,
     ) -> list[Held]:
-        """Settle what must not run; return the runnable messages, in order."""
+        """Settle what must not run; return the runnable messages, in order. With
+        ``holds``, the messages of paused types or tenants are added to it (for the caller
+        to hide in batches) instead of being settled one by one."""
         now = self.clock.now()
         runnable: list[Held] = []
         for message in messages:
             try:
-                held = self._classify(lane, message, paused, now)
+                held = self._classify(lane, message, paused, now, holds)
             except Exception:
                 logger.exception("could not classify a message", extra={"lane": lane})
                 self.settle(lane, message, self.unknown_hold(message))
@@ -136,7 +142,12 @@ class Intake:
         return runnable
 
     def _classify(
-        self, lane: str, message: InMessage, paused: frozenset[tuple[str, str]], now: float
+        self,
+        lane: str,
+        message: InMessage,
+        paused: frozenset[tuple[str, str]],
+        now: float,
+        holds: list[tuple[InMessage, Outcome]] | None,
     ) -> Held | None:
         settled, created = self._from_creator(lane, message, now)
         if settled:
@@ -155,7 +166,10 @@ class Intake:
         if ("type", env.task_type) in paused or ("tenant", env.tenant) in paused:
             delay = self.hold_seconds * (1 + 0.5 * self.rng.random())
             hold = Outcome(HOLD, env.task_id, "paused", delay=delay, reason="paused")
-            self.settle(lane, message, hold)
+            if holds is not None:
+                holds.append((message, hold))
+            else:
+                self.settle(lane, message, hold)
             return None
         return Held(lane, message, env, task_type, now)
 
