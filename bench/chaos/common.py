@@ -190,6 +190,7 @@ LANE_VISIBILITY = 6
 LEASE_MARGIN = 2.0
 DISPATCHER_OPTIONS: dict[str, Any] = {
     "lane_visibility": LANE_VISIBILITY,
+    "buffer_seconds": LANE_VISIBILITY * 0.6,
     "hold_seconds": 1.0,
     "pause_refresh": 0.5,
 }
