@@ -39,9 +39,9 @@ def make_dynamodb_atomic() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
 
-    # The whole request, not only the backend call: moto's UpdateItem handler deep-copies
+    # UpdateItem's whole request, not only the backend call: moto's handler deep-copies
     # the stored item after the backend returns it, racing a concurrent write's changes.
-    targets = [(DynamoHandler, "call_action")] + [(DynamoDBBackend, n) for n in _METHODS]
+    targets = [(DynamoHandler, "update_item")] + [(DynamoDBBackend, n) for n in _METHODS]
     for owner, name in targets:
         original = getattr(owner, name, None)
         if original is None:
