@@ -145,30 +145,10 @@ class AdmissionGate:
         self.in_flight -= 1
         name = ticket.task_type
         target = self.target_of.get(name, name)
-        # each count one less, gone at zero (unrolled: this runs once per dispatch)
-        counts, left = self.by_type, self.by_type.get(name, 0) - 1
-        if left > 0:
-            counts[name] = left
-        else:
-            counts.pop(name, None)
-        counts, key = self.by_tenant, ticket.tenant
-        left = counts.get(key, 0) - 1
-        if left > 0:
-            counts[key] = left
-        else:
-            counts.pop(key, None)
-        counts, key = self.by_class, ticket.priority
-        left = counts.get(key, 0) - 1
-        if left > 0:
-            counts[key] = left
-        else:
-            counts.pop(key, None)
-        counts, left = self.by_target, self.by_target.get(target, 0) - 1
-        if left > 0:
-            counts[target] = left
-        else:
-            counts.pop(target, None)
-            left = 0
+        _count_down(self.by_type, name)
+        _count_down(self.by_tenant, ticket.tenant)
+        _count_down(self.by_class, ticket.priority)
+        left = _count_down(self.by_target, target)
         window = self.windows.get(target)
         if window is not None:
             window.on_outcome(
@@ -178,3 +158,14 @@ class AdmissionGate:
                 backlogged=backlogged,
                 started=ticket.started,
             )
+
+
+def _count_down(counts: dict[str, int], key: str) -> int:
+    """One less of ``key`` in ``counts``, removed at zero (idle keys cost nothing);
+    returns what is left."""
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+        return left
+    counts.pop(key, None)
+    return 0
