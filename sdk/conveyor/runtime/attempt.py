@@ -38,6 +38,13 @@ logger = Logger(service="conveyor")
 RETRY_SOON = 5.0
 
 
+def unanswered(task_id: str, what: str) -> Outcome:
+    """The delivery comes back in ``RETRY_SOON`` s: the task store did not answer ``what``
+    within its backoff budget (nothing was decided, nothing run)."""
+    reason = f"{what}: the task store did not answer"
+    return Outcome(HOLD, task_id, "unsettled", delay=RETRY_SOON, reason=reason)
+
+
 def not_started(task_id: str, current: object, now: int) -> Outcome:
     """What the holder of a message does when its start was refused by ``current``."""
     if not isinstance(current, TaskRecord):
@@ -120,13 +127,7 @@ def start(
             )
         delay = next(delays, None)
         if delay is None:
-            return Outcome(
-                HOLD,
-                env.task_id,
-                "unsettled",
-                delay=RETRY_SOON,
-                reason="could not start: the task store did not answer",
-            )
+            return unanswered(env.task_id, "could not start")
         sleep(delay)
 
 

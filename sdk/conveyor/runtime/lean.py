@@ -42,8 +42,8 @@ from aws_lambda_powertools import Logger
 from ..envelope import Envelope
 from ..model import TaskRecord, TaskState
 from ..ports import Clock, TaskStore, now_ms
-from .attempt import RETRY_SOON, not_started
-from .outcome import DLQ, HOLD, Outcome
+from .attempt import not_started, unanswered
+from .outcome import DLQ, Outcome
 from .settle import backoff_delays
 
 logger = Logger(service="conveyor")
@@ -87,13 +87,7 @@ def read(
             return not_started(env.task_id, record, now_ms(clock))
         delay = next(delays, None)
         if delay is None:
-            return Outcome(
-                HOLD,
-                env.task_id,
-                "unsettled",
-                delay=RETRY_SOON,
-                reason="could not read the task: the task store did not answer",
-            )
+            return unanswered(env.task_id, "could not read the task")
         sleep(delay)
 
 
