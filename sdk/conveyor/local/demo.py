@@ -196,6 +196,9 @@ def run_demo(
             client.resume(tenant="tenant-99")
             for result in client.submit_many(expiring):
                 expected[result.task_id] = TaskState.EXPIRED
+            # resume only once their 2 s TTL has surely passed, however late (a loaded
+            # machine) they were submitted: they must not start before they expire
+            resume_after = time.monotonic() - started + 3.0
             console.print(
                 f"submitted {len(expected)} tasks with submit_many; cancelled a "
                 f"batch of {len(cancelled)}; 5 thumbnails expire while paused"
@@ -213,7 +216,7 @@ def run_demo(
                     records = all_records(client)
                     finished = sum(1 for r in records if r.terminal)
                     progress.update(bar, completed=finished)
-                    if not resumed and time.monotonic() - started > 8:
+                    if not resumed and time.monotonic() - started > max(8, resume_after):
                         client.resume(task_type="make_thumbnail")
                         resumed = True
                         progress.console.print(
